@@ -1,0 +1,43 @@
+"""The nnsight backend: interventions run inside an ``nnsight`` trace on each forward pass."""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from edshook.backends.base import Backend
+from edshook.interventions.protocol import Site
+from edshook.models.loader import LoadedModel
+
+__all__ = ["NnsightBackend"]
+
+
+class NnsightBackend(Backend):
+    """Runs a model through ``nnsight.LanguageModel``; each forward pass is one trace.
+
+    Example:
+        >>> backend = NnsightBackend(load_model())  # doctest: +SKIP
+        >>> backend.lm.model.layers[3]  # doctest: +SKIP
+    """
+
+    library = "nnsight"
+
+    def __init__(self, loaded: LoadedModel, *, chat: bool = True) -> None:
+        from nnsight import LanguageModel
+
+        super().__init__(loaded, chat=chat)
+        self.lm = LanguageModel(loaded.model, tokenizer=loaded.tokenizer)
+
+    def _address(self, site: Site) -> str:
+        return f"model.layers[{site.layer}].input"
+
+    def _forward(self, kwargs: dict) -> Tensor:
+        sites = self._active_sites()
+        with self.lm.trace(**kwargs):
+            for site in sites:
+                block = self.lm.model.layers[site.layer]
+                hidden = block.input
+                edited = self._apply(site, hidden)
+                if edited is not hidden:
+                    block.input = edited
+            logits = self.lm.output.logits.save()
+        return logits

@@ -1,0 +1,57 @@
+"""The TransformerLens backend: interventions run as hooks on the bridge's HookPoints."""
+
+from __future__ import annotations
+
+import logging
+
+from torch import Tensor
+
+from edshook.backends.base import Backend
+from edshook.interventions.protocol import Site
+from edshook.models.loader import LoadedModel
+
+__all__ = ["TransformerLensBackend"]
+
+
+class TransformerLensBackend(Backend):
+    """Runs a model through a TransformerLens ``TransformerBridge``.
+
+    Booting the bridge rewires the loaded model in place (its blocks become bridge components and
+    its attention switches to eager), so give this backend a model of its own.
+
+    Example:
+        >>> backend = TransformerLensBackend(load_model())  # doctest: +SKIP
+        >>> backend.bridge.hook_dict["blocks.3.hook_resid_pre"]  # doctest: +SKIP
+    """
+
+    library = "transformer_lens"
+
+    def __init__(self, loaded: LoadedModel, *, chat: bool = True) -> None:
+        from transformer_lens.model_bridge import TransformerBridge
+
+        super().__init__(loaded, chat=chat)
+        logging.getLogger("transformer_lens").setLevel(logging.ERROR)
+        self.bridge = TransformerBridge.boot_transformers(
+            loaded.model_id, hf_model=loaded.model, tokenizer=loaded.tokenizer, device=self.device
+        )
+        self._hooks: dict[Site, object] = {}
+
+    def _address(self, site: Site) -> str:
+        return f"blocks.{site.layer}.hook_{site.kind}"
+
+    def _forward(self, kwargs: dict) -> Tensor:
+        return self.loaded.model(**kwargs).logits
+
+    def _sync(self) -> None:
+        active = set(self._active_sites())
+        for site in [site for site in self._hooks if site not in active]:
+            self._hooks.pop(site).hook.remove()  # type: ignore[attr-defined]
+        for site in active - self._hooks.keys():
+            point = self.bridge.hook_dict[self._address(site)]
+            self._hooks[site] = point.add_hook(self._hook_for(site))
+
+    def _hook_for(self, site: Site):
+        def hook(hidden: Tensor, hook: object) -> Tensor:
+            return self._apply(site, hidden)
+
+        return hook

@@ -1,0 +1,41 @@
+"""Named benchmark prompt sets with stable ids, and leak-free splits of them.
+
+Example:
+    >>> from edshook.data import load_set, standard_splits
+    >>> hard = load_set("or_bench_hard", "/data")  # doctest: +SKIP
+    >>> parts = standard_splits("/data", seed=0)  # doctest: +SKIP
+"""
+
+from edshook.data.builtin import BUILTIN_SETS, Keep, SetSpec
+from edshook.data.prompts import Prompt, PromptSet, id_hash
+from edshook.data.registry import DATA_ENV, SETS, available_sets, load_set, resolve_data_dir
+from edshook.data.splits import (
+    DEFAULT_FRACTIONS,
+    assert_disjoint,
+    check_disjoint,
+    deduplicate,
+    normalise,
+    split,
+    standard_splits,
+)
+
+__all__ = [
+    "BUILTIN_SETS",
+    "DATA_ENV",
+    "DEFAULT_FRACTIONS",
+    "SETS",
+    "Keep",
+    "Prompt",
+    "PromptSet",
+    "SetSpec",
+    "assert_disjoint",
+    "available_sets",
+    "check_disjoint",
+    "deduplicate",
+    "id_hash",
+    "load_set",
+    "normalise",
+    "resolve_data_dir",
+    "split",
+    "standard_splits",
+]

@@ -1,0 +1,37 @@
+"""How far and how long to descend the energy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["StepSchedule"]
+
+
+@dataclass(frozen=True)
+class StepSchedule:
+    """K descent steps of size ``step_size * decay**k``, optionally gated by energy.
+
+    Args:
+        steps: Number of steps K per steered state.
+        step_size: Size of the first step (eta); with normalised gradients it is a distance in
+            the residual stream.
+        decay: Factor applied to the step size after each step.
+        gated: Stop a state's descent once its energy is below its layer's calibrated threshold,
+            and never move a state that starts below it (energy-gated steering).
+
+    Example:
+        >>> StepSchedule(steps=3, step_size=1.0, decay=0.5).sizes()
+        (1.0, 0.5, 0.25)
+    """
+
+    steps: int = 10
+    step_size: float = 0.95
+    decay: float = 1.0
+    gated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or self.step_size < 0 or self.decay <= 0:
+            raise ValueError(f"StepSchedule needs steps >= 0, step_size >= 0 and decay > 0, got {self}.")
+
+    def sizes(self) -> tuple[float, ...]:
+        return tuple(self.step_size * self.decay**k for k in range(self.steps))

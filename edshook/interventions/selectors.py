@@ -1,0 +1,109 @@
+"""Where to steer: which layers, and which token positions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from jaxtyping import Bool
+
+from edshook.errors import SiteError
+from edshook.interventions.protocol import SiteCall
+
+__all__ = ["LayerSelector", "PositionSelector", "check_layers"]
+
+
+def check_layers(layers: Sequence[int], n_layers: int) -> tuple[int, ...]:
+    """Normalise negative indices and reject layers the model does not have."""
+    resolved = []
+    for layer in layers:
+        index = layer + n_layers if layer < 0 else layer
+        if not 0 <= index < n_layers:
+            raise SiteError(
+                f"Layer {layer} is out of range: the model has {n_layers} layers (0..{n_layers - 1}, or -1..-{n_layers})."
+            )
+        resolved.append(index)
+    return tuple(sorted(set(resolved)))
+
+
+@dataclass(frozen=True)
+class LayerSelector:
+    """Chooses decoder blocks: an explicit list, a relative depth range, or the top k by a score.
+
+    Example:
+        >>> LayerSelector.depth(0.25, 0.5).resolve(24)
+        (6, 7, 8, 9, 10, 11)
+        >>> LayerSelector.top_k({3: 0.9, 5: 0.7, 8: 0.95}, k=2).resolve(24)
+        (3, 8)
+    """
+
+    mode: Literal["explicit", "depth", "top_k"]
+    layers: tuple[int, ...] = ()
+    start: float = 0.0
+    stop: float = 1.0
+    scores: tuple[tuple[int, float], ...] = ()
+    k: int = 0
+
+    @classmethod
+    def explicit(cls, layers: Sequence[int]) -> LayerSelector:
+        return cls(mode="explicit", layers=tuple(layers))
+
+    @classmethod
+    def depth(cls, start: float, stop: float) -> LayerSelector:
+        """Layers whose relative depth ``layer / n_layers`` lies in ``[start, stop)``."""
+        if not 0.0 <= start < stop <= 1.0:
+            raise SiteError(f"Depth range [{start}, {stop}) must satisfy 0 <= start < stop <= 1.")
+        return cls(mode="depth", start=start, stop=stop)
+
+    @classmethod
+    def top_k(cls, scores: Mapping[int, float], k: int) -> LayerSelector:
+        """The k layers with the highest score (e.g. EBM validation accuracy); ties go to the earlier layer."""
+        if not 1 <= k <= len(scores):
+            raise SiteError(f"top_k needs 1 <= k <= {len(scores)} (the number of scored layers), got k={k}.")
+        return cls(mode="top_k", scores=tuple(sorted(scores.items())), k=k)
+
+    def resolve(self, n_layers: int) -> tuple[int, ...]:
+        """The selected layers of a model with ``n_layers`` blocks, ascending."""
+        if self.mode == "explicit":
+            return check_layers(self.layers, n_layers)
+        if self.mode == "depth":
+            chosen = [layer for layer in range(n_layers) if self.start <= layer / n_layers < self.stop]
+            if not chosen:
+                raise SiteError(f"Depth range [{self.start}, {self.stop}) holds no layer of a {n_layers}-layer model.")
+            return tuple(chosen)
+        ranked = sorted(self.scores, key=lambda item: (-item[1], item[0]))[: self.k]
+        return check_layers([layer for layer, _ in ranked], n_layers)
+
+
+@dataclass(frozen=True)
+class PositionSelector:
+    """Which token positions to steer.
+
+    Args:
+        prompt: At the prompt pass: ``"last"`` (the end of the chat template), ``"all"`` real
+            prompt tokens, or ``"none"``.
+        generated: Whether to steer each generated token as it is decoded.
+
+    Padding positions are never selected.
+
+    Example:
+        >>> PositionSelector(prompt="last", generated=True)
+        PositionSelector(prompt='last', generated=True)
+    """
+
+    prompt: Literal["last", "all", "none"] = "last"
+    generated: bool = True
+
+    def mask(self, call: SiteCall) -> Bool[torch.Tensor, "batch pos"]:
+        """True where this call's hidden states should be steered."""
+        real = call.real
+        if call.phase == "decode":
+            return real if self.generated else torch.zeros_like(real)
+        if self.prompt == "all":
+            return real
+        selected = torch.zeros_like(real)
+        if self.prompt == "last":
+            selected[:, -1] = real[:, -1]
+        return selected

@@ -1,0 +1,131 @@
+"""One function to load any causal LM: an embedded name, a GGUF file, a local folder or a hub id."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from edshook.errors import ModelLoadError, UnknownModelError
+from edshook.models.embedded import DEFAULT_MODEL, EMBEDDED_MODELS, EmbeddedModel, assemble_gguf
+
+__all__ = ["LoadedModel", "load_model", "cache_dir"]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A causal LM with its tokenizer and the id that policies and caches are tied to."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    model_id: str
+
+    @property
+    def n_layers(self) -> int:
+        return int(self.model.config.get_text_config().num_hidden_layers)
+
+    @property
+    def d_model(self) -> int:
+        return int(self.model.config.get_text_config().hidden_size)
+
+
+def cache_dir() -> Path:
+    """Where de-quantised embedded models live: ``$EDSHOOK_CACHE``, else the user's cache folder."""
+    if env := os.environ.get("EDSHOOK_CACHE"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "edshook"
+
+
+def load_model(
+    name: str = DEFAULT_MODEL,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    attn_implementation: str | None = None,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer, in eval mode.
+
+    Args:
+        name: An embedded model (``edshook.EMBEDDED_MODELS``), a ``.gguf`` file, a local
+            Hugging Face folder, or a hub id such as ``"Qwen/Qwen2.5-0.5B-Instruct"``.
+        dtype: Weight dtype after loading.
+        device: Where to put the model.
+        attn_implementation: Passed to transformers (``"eager"``, ``"sdpa"``); ``None`` keeps its default.
+
+    Example:
+        >>> loaded = load_model("qwen2.5-coder-0.5b-instruct")  # doctest: +SKIP
+        >>> loaded.n_layers, loaded.d_model  # doctest: +SKIP
+        (24, 896)
+    """
+    options = {"dtype": dtype, "attn_implementation": attn_implementation}
+    path = Path(name).expanduser()
+    if name in EMBEDDED_MODELS:
+        folder = _embedded_folder(EMBEDDED_MODELS[name])
+        model, tokenizer = _from_folder(folder, name, options)
+    elif path.suffix == ".gguf":
+        if not path.is_file():
+            raise ModelLoadError(f"GGUF file {path} does not exist. Fix: check the path.")
+        model, tokenizer = _from_gguf(path, options)
+    elif path.is_dir():
+        model, tokenizer = _from_folder(path, name, options)
+    elif "/" in name and not path.exists():
+        model, tokenizer = _from_folder(name, name, options)
+    else:
+        known = ", ".join(sorted(EMBEDDED_MODELS))
+        raise UnknownModelError(
+            f"Unknown model {name!r}: not an embedded model, a .gguf file, a local folder or a hub id "
+            f"(owner/name). Embedded models: {known}."
+        )
+    model.to(device).eval()
+    return LoadedModel(model=model, tokenizer=tokenizer, model_id=name)
+
+
+def _from_folder(source: str | Path, name: str, options: dict) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, **options)
+    except OSError as err:
+        raise ModelLoadError(
+            f"Could not load {name!r}: {err}. Fix: pass an embedded model name, a local folder, or a hub id "
+            f"that is reachable (unset HF_HUB_OFFLINE or download it first)."
+        ) from err
+    return model, tokenizer
+
+
+def _from_gguf(path: Path, options: dict) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """De-quantise a GGUF file; the result has no quantizer left and names its architecture."""
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
+        model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, **options)
+    except ImportError as err:
+        raise ModelLoadError(f"Loading a GGUF file needs the 'gguf' package: pip install gguf ({err})") from err
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    model.config.architectures = [type(model).__name__]
+    return model, tokenizer
+
+
+def _embedded_folder(spec: EmbeddedModel) -> Path:
+    """The de-quantised safetensors folder of an embedded model, made once and reused."""
+    folder = cache_dir() / spec.name
+    converted = folder / "hf"
+    if (converted / "config.json").is_file():
+        return converted
+    started = time.perf_counter()
+    gguf = assemble_gguf(spec, folder / spec.gguf_name)
+    model, tokenizer = _from_gguf(gguf, {"dtype": torch.float32})
+    staging = folder / "hf.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    staging.rename(converted)
+    gguf.unlink()
+    print(f"edshook: cached {spec.name} as safetensors in {converted} ({time.perf_counter() - started:.0f} s, once)")
+    return converted

@@ -1,0 +1,90 @@
+"""Both backends on a tiny random model: activations, batching, generation, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from edshook.backends import make_backend
+from edshook.errors import ChatTemplateError, PromptError, SiteError
+from tests.conftest import LIBRARIES, make_tiny_model
+
+PROMPTS = ["How do I kill a Python process?", "hello", "Write hello world in C, then explain every line of it."]
+LAYERS = [0, 2, 3]
+
+
+def hf_hidden(backend, prompts):
+    batch = backend.encode(prompts)
+    with torch.no_grad():
+        out = backend.loaded.model(
+            input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True
+        )
+    return out.hidden_states
+
+
+def test_both_backends_agree_with_transformers_hidden_states():
+    collected = {}
+    for library in LIBRARIES:
+        backend = make_backend(make_tiny_model(), library)
+        acts = backend.collect(PROMPTS, LAYERS, batch_size=8, progress=False)
+        assert acts.shape == (len(PROMPTS), len(LAYERS), 64)
+        hidden = hf_hidden(backend, PROMPTS)
+        reference = torch.stack([hidden[layer][:, -1] for layer in LAYERS], dim=1)
+        assert (acts - reference).abs().max() < 1e-4, library
+        collected[library] = acts
+    assert (collected["transformer_lens"] - collected["nnsight"]).abs().max() < 1e-4
+
+
+def test_batch_invariance_with_left_padding(tiny_backend):
+    together = tiny_backend.collect(PROMPTS, LAYERS, batch_size=8, progress=False)
+    for i, prompt in enumerate(PROMPTS):
+        alone = tiny_backend.collect([prompt], LAYERS, progress=False)
+        assert (alone[0] - together[i]).abs().max() < 1e-4
+
+
+def test_generation_is_batch_invariant_and_ordered(tiny_backend):
+    together = tiny_backend.generate(PROMPTS, max_new_tokens=8, batch_size=8, progress=False)
+    alone = [tiny_backend.generate([p], max_new_tokens=8, progress=False)[0] for p in PROMPTS]
+    assert together == alone
+    assert all(isinstance(answer, str) for answer in together)
+
+
+def test_kv_cache_decoding_matches_full_recompute(tiny_backend):
+    """Greedy decoding with the cache equals re-running the whole sequence at every step."""
+    prompt = PROMPTS[0]
+    answer_ids = tiny_backend.tokenizer(tiny_backend.generate([prompt], max_new_tokens=6, progress=False)[0])
+    ids = tiny_backend.format(prompt)
+    model = tiny_backend.loaded.model
+    expected = []
+    with torch.no_grad():
+        for _ in range(6):
+            token = int(model(input_ids=torch.tensor([ids + expected])).logits[0, -1].argmax())
+            if token == tiny_backend.tokenizer.eos_token_id:
+                break
+            expected.append(token)
+    assert tiny_backend.tokenizer.decode(expected) == tiny_backend.tokenizer.decode(answer_ids["input_ids"])
+
+
+def test_layer_out_of_range(tiny_backend):
+    with pytest.raises(SiteError, match="out of range: the model has 4 layers"):
+        tiny_backend.collect(PROMPTS, [4], progress=False)
+
+
+def test_empty_prompt_list(tiny_backend):
+    with pytest.raises(PromptError, match="empty"):
+        tiny_backend.generate([], progress=False)
+    with pytest.raises(PromptError, match="not a single string"):
+        tiny_backend.collect("a prompt", progress=False)
+
+
+def test_model_without_chat_template():
+    backend = make_backend(make_tiny_model(chat_template=None), "nnsight")
+    with pytest.raises(ChatTemplateError, match="chat=False"):
+        backend.generate(["hi"], progress=False)
+    plain = make_backend(make_tiny_model(chat_template=None), "nnsight", chat=False)
+    assert len(plain.generate(["hi"], max_new_tokens=3, progress=False)) == 1
+
+
+def test_chat_template_and_system_prompt(tiny_backend):
+    text = tiny_backend.tokenizer.decode(tiny_backend.format("hi", system_prompt="Be helpful."))
+    assert text == "<|system|>Be helpful.<|end|><|user|>hi<|end|><|assistant|>"
