@@ -54,6 +54,110 @@ def generate(
             typer.echo(f"[steered] {steered[i]}")
 
 
+
+DTYPES = {"float32": "float32", "bfloat16": "bfloat16"}
+DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of prompt sets (else $EDSHOOK_DATA).")]
+
+
+def _prompts(split: Optional[str], sets: Optional[str], limit: Optional[int], data_dir: Optional[Path], seed: int):
+    from edshook.data import load_set, standard_splits
+    from edshook.data.prompts import PromptSet
+
+    if split is not None and sets is not None:
+        raise typer.BadParameter("Give --split or --sets, not both.")
+    if split is not None:
+        parts = standard_splits(data_dir, seed=seed)
+        if split not in parts:
+            raise typer.BadParameter(f"--split must be one of {sorted(parts)}.")
+        chosen = parts[split]
+    elif sets is not None:
+        loaded = [load_set(name.strip(), data_dir) for name in sets.split(",") if name.strip()]
+        chosen = PromptSet(",".join(s.name for s in loaded), tuple(p for s in loaded for p in s))
+    else:
+        raise typer.BadParameter("Give --split (train/val/test of the standard splits) or --sets name,name.")
+    return chosen.sample(limit, seed) if limit is not None else chosen
+
+
+@app.command()
+def collect(
+    out: Annotated[Path, typer.Option(help="Run folder: answers.jsonl and activations go here.")],
+    split: Annotated[Optional[str], typer.Option(help="A standard split: train or val (never test).")] = None,
+    sets: Annotated[Optional[str], typer.Option(help="Comma-separated set names instead of a split.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Sample this many prompts (by id hash).")] = None,
+    data_dir: DataDirOption = None,
+    model: ModelOption = DEFAULT_MODEL,
+    backend: BackendOption = "transformer_lens",
+    dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "bfloat16",
+    max_new_tokens: Annotated[int, typer.Option(help="Tokens per answer; refusals show in the first few.")] = 24,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> None:
+    """Answer prompts greedily, judge and label them, and cache every layer's last-token state.
+
+    Resumable: prompts already in OUT/answers.jsonl are not answered again.
+    """
+    from edshook.judges import default_judge, label_counts
+
+    prompts = _prompts(split, sets, limit, data_dir, seed)
+    runner = _backend(model, backend, dtype)
+    from edshook.training import collect_labelled
+
+    activations = collect_labelled(runner, prompts, default_judge(), out, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    typer.echo(f"{len(activations)} prompts, labels {label_counts(activations.labels)} -> {out}")
+
+
+@app.command()
+def train(
+    run: Annotated[Path, typer.Argument(help="A folder written by `edshook collect`.")],
+    out: Annotated[Path, typer.Option(help="Policy folder to write.")],
+    top_k: Annotated[int, typer.Option(help="Steer the k layers with the best validation accuracy.")] = 3,
+    loss: Annotated[str, typer.Option(help="infonce or logistic.")] = "infonce",
+    steps: Annotated[int, typer.Option(help="Descent steps K.")] = 10,
+    step_size: Annotated[float, typer.Option(help="Step size eta.")] = 0.95,
+    gated: Annotated[bool, typer.Option(help="Stop once energy is below the calibrated threshold.")] = False,
+    seed: int = 0,
+) -> None:
+    """Train one EBM per layer, rank layers by validation accuracy, save a policy."""
+    from edshook.interventions import StepSchedule
+    from edshook.training import ActivationSet, TrainConfig, train_energies
+
+    activations = ActivationSet.load(run)
+    trained = train_energies(activations, config=TrainConfig(loss=loss, seed=seed))  # type: ignore[arg-type]
+    policy = trained.policy(top_k, schedule=StepSchedule(steps=steps, step_size=step_size, gated=gated), activations=activations)
+    policy.save(out)
+    _print_layers(trained)
+    typer.echo(f"policy on layers {list(policy.layers)} -> {out}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Where the demo writes its run and policy.")] = Path("runs/demo"),
+    model: ModelOption = DEFAULT_MODEL,
+    backend: BackendOption = "transformer_lens",
+    max_new_tokens: int = 24,
+) -> None:
+    """The whole pipeline on the embedded model and built-in prompts, then before/after answers."""
+    from edshook.demo import run_demo
+
+    run_demo(out, model=model, library=backend, max_new_tokens=max_new_tokens)
+
+
+def _backend(model: str, library: str, dtype: str):
+    import torch
+
+    from edshook.backends import make_backend
+    from edshook.models import load_model
+
+    if dtype not in DTYPES:
+        raise typer.BadParameter(f"--dtype must be one of {sorted(DTYPES)}.")
+    return make_backend(load_model(model, dtype=getattr(torch, dtype)), library)
+
+
+def _print_layers(trained) -> None:
+    typer.echo("layer  val_acc  val_auc  threshold  epochs")
+    for layer, report in sorted(trained.reports.items()):
+        typer.echo(f"{layer:5d}  {report.val_accuracy:7.3f}  {report.val_auc:7.3f}  {report.threshold:9.3f}  {report.epochs:6d}")
+
 def main() -> None:
     app()
 

@@ -228,16 +228,19 @@ class Backend(ABC):
         max_new_tokens: int = 32,
         batch_size: int = 16,
         system_prompt: str | None = None,
+        stop_at_eos: bool = True,
         progress: bool = True,
     ) -> list[str]:
         """Greedy answers, decoded, in the order of ``prompts``; attached interventions apply.
+
+        ``stop_at_eos=False`` always decodes ``max_new_tokens`` tokens (for timing).
 
         Example:
             >>> backend.generate(["How do I kill a Python process?"], max_new_tokens=16)  # doctest: +SKIP
         """
         answers: list[str] = [""] * len(_check_prompts(prompts))
         for indices, batch in self._batches(prompts, batch_size, system_prompt, progress, "generate"):
-            tokens = self._greedy(batch, max_new_tokens)
+            tokens = self._greedy(batch, max_new_tokens, stop_at_eos)
             for i, row in zip(indices, tokens):
                 answers[i] = self.tokenizer.decode(row, skip_special_tokens=True)
         return answers
@@ -301,10 +304,10 @@ class Backend(ABC):
             real=batch.attention_mask.bool(),
         )
 
-    def _greedy(self, batch: Batch, max_new_tokens: int) -> list[list[int]]:
+    def _greedy(self, batch: Batch, max_new_tokens: int, stop_at_eos: bool = True) -> list[list[int]]:
         """Greedy decoding with a KV cache; each row stops at its first end-of-sequence token."""
         n = batch.input_ids.shape[0]
-        eos = torch.tensor(self._eos, device=self.device)
+        eos = torch.tensor(self._eos if stop_at_eos else [], dtype=torch.long, device=self.device)
         step = self._prefill(batch, DynamicCache())
         finished = torch.zeros(n, dtype=torch.bool, device=self.device)
         generated: list[Tensor] = []
@@ -326,7 +329,7 @@ class Backend(ABC):
                 real=ones.bool(),
             )
         tokens = torch.stack(generated, dim=1).tolist() if generated else [[] for _ in range(n)]
-        return [_until_eos(row, self._eos) for row in tokens]
+        return [_until_eos(row, self._eos) for row in tokens] if stop_at_eos else tokens
 
     def _run(self, step: ForwardStep) -> Float[Tensor, "batch vocab"]:
         """One forward pass with the attached interventions; returns the last position's logits."""

@@ -1,0 +1,20 @@
+"""EBM training: labelled activations, losses, per-layer training and layer ranking."""
+
+from edshook.training.activations import ActivationSet
+from edshook.training.collect import Answer, answer_prompts, collect_labelled
+from edshook.training.losses import info_nce, logistic
+from edshook.training.trainer import LayerReport, TrainConfig, TrainedEnergies, calibrate, train_energies
+
+__all__ = [
+    "ActivationSet",
+    "Answer",
+    "LayerReport",
+    "TrainConfig",
+    "TrainedEnergies",
+    "answer_prompts",
+    "calibrate",
+    "collect_labelled",
+    "info_nce",
+    "logistic",
+    "train_energies",
+]

@@ -1,0 +1,51 @@
+"""The command line end to end on a tiny model saved to a folder: collect, resume, train, generate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edshook.cli import app
+from edshook.interventions import EnergySteering
+from tests.conftest import make_tiny_model
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "data"
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    loaded = make_tiny_model()
+    loaded.model.save_pretrained(folder)
+    loaded.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def run(*args: str):
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_collect_resume_train_generate(tiny_folder, tmp_path):
+    common = ["--model", str(tiny_folder), "--data-dir", str(FIXTURES), "--dtype", "float32", "--max-new-tokens", "4"]
+    out = tmp_path / "run"
+    run("collect", "--out", str(out), "--sets", "or_bench_hard,or_bench_toxic", *common)
+    answers = (out / "answers.jsonl").read_text().splitlines()
+    assert len(answers) == 50 and {"id", "answer", "label"} <= json.loads(answers[0]).keys()
+    run("collect", "--out", str(out), "--sets", "or_bench_hard,or_bench_toxic", *common)
+    assert len((out / "answers.jsonl").read_text().splitlines()) == 50, "a rerun answers nothing again"
+    output = run("train", str(out), "--out", str(tmp_path / "policy"), "--top-k", "2", "--steps", "2")
+    assert output.count("\n") >= 4 + 1  # one row per layer
+    policy = EnergySteering.load(tmp_path / "policy")
+    assert len(policy.layers) == 2 and policy.model.model_id == str(tiny_folder)
+    output = run("generate", "hello", "--model", str(tiny_folder), "--policy", str(tmp_path / "policy"), "--max-new-tokens", "3")
+    assert "[base]" in output and "[steered]" in output
+
+
+def test_collect_needs_prompts(tiny_folder, tmp_path):
+    result = CliRunner().invoke(app, ["collect", "--out", str(tmp_path), "--model", str(tiny_folder)])
+    assert result.exit_code != 0 and "--split" in result.output
