@@ -32,7 +32,11 @@ class TransformerLensBackend(Backend):
         super().__init__(loaded, chat=chat)
         logging.getLogger("transformer_lens").setLevel(logging.ERROR)
         self.bridge = TransformerBridge.boot_transformers(
-            loaded.model_id, hf_model=loaded.model, tokenizer=loaded.tokenizer, device=self.device
+            loaded.model_id,
+            hf_model=loaded.model,
+            tokenizer=loaded.tokenizer,
+            device=self.device,
+            dtype=loaded.model.dtype,
         )
         self._hooks: dict[Site, object] = {}
 

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edshook.backends.base import Backend
 from edshook.data.prompts import PromptSet
-from edshook.errors import DataError
+from edshook.errors import DataError, PolicyMismatchError
+from edshook.interventions.protocol import ModelSpec
 from edshook.judges import Judge, Label, label
 from edshook.training.activations import ActivationSet
 
 __all__ = ["Answer", "answer_prompts", "collect_labelled"]
 
 ANSWERS = "answers.jsonl"
+RUN = "run.json"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ def collect_labelled(
     last prompt token, saved in ``out``."""
     if len(prompts) == 0:
         raise DataError("The prompt set is empty: nothing to collect.")
+    _claim_run(Path(out), backend.spec)
     answers = answer_prompts(
         backend, prompts, judge, out=out, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress
     )
@@ -90,3 +93,17 @@ def collect_labelled(
     )
     activations.save(out)
     return activations
+
+
+def _claim_run(out: Path, spec: ModelSpec) -> None:
+    """Tie a run folder to one model, so answers from another model are never resumed into it."""
+    path = out / RUN
+    if path.is_file():
+        recorded = ModelSpec(**json.loads(path.read_text())["model"])
+        if recorded != spec:
+            raise PolicyMismatchError(
+                f"{out} holds a run of {recorded}, not {spec}. Fix: pass another --out folder for this model."
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"model": asdict(spec)}, indent=2) + "\n")

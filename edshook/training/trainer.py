@@ -107,19 +107,22 @@ def calibrate(good: Float[Tensor, " g"], bad: Float[Tensor, " b"]) -> tuple[floa
     is_bad = torch.cat([torch.zeros(len(good)), torch.ones(len(bad))]).bool()
     order = torch.argsort(energies)
     sorted_e, sorted_bad = energies[order], is_bad[order]
-    # Threshold between position i-1 and i: rows < i are called good.
+    # Threshold between sorted positions i-1 and i: rows below i are called good.
     good_below = torch.cat([torch.zeros(1), (~sorted_bad).double().cumsum(0)])
     bad_below = torch.cat([torch.zeros(1), sorted_bad.double().cumsum(0)])
     balanced = 0.5 * (good_below / len(good) + (len(bad) - bad_below) / len(bad))
-    best = int(torch.argmax(balanced))
+    between_distinct = torch.ones_like(balanced, dtype=torch.bool)
+    between_distinct[1:-1] = sorted_e[1:] > sorted_e[:-1]  # a threshold cannot split equal energies
+    best = int(torch.argmax(torch.where(between_distinct, balanced, torch.full_like(balanced, -1.0))))
     if best == 0:
         threshold = float(sorted_e[0]) - 1.0
     elif best == len(sorted_e):
         threshold = float(sorted_e[-1]) + 1.0
     else:
         threshold = float(0.5 * (sorted_e[best - 1] + sorted_e[best]))
-    ranks = torch.empty_like(energies)
-    ranks[order] = torch.arange(1, len(energies) + 1, dtype=torch.double)
+    _, inverse, counts = torch.unique(energies, return_inverse=True, return_counts=True)
+    last_rank = counts.cumsum(0).double()
+    ranks = (last_rank - (counts.double() - 1) / 2)[inverse]  # tied energies share their mean rank
     auc = (ranks[is_bad].sum() - len(bad) * (len(bad) + 1) / 2) / (len(good) * len(bad))
     return threshold, float(balanced[best]), float(auc)
 

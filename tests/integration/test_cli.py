@@ -49,3 +49,29 @@ def test_collect_resume_train_generate(tiny_folder, tmp_path):
 def test_collect_needs_prompts(tiny_folder, tmp_path):
     result = CliRunner().invoke(app, ["collect", "--out", str(tmp_path), "--model", str(tiny_folder)])
     assert result.exit_code != 0 and "--split" in result.output
+
+
+def test_run_folder_from_another_model_is_refused(tiny_folder, tmp_path):
+    from edshook.errors import PolicyMismatchError
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps({"model": {"model_id": "other", "n_layers": 24, "d_model": 896}}))
+    with pytest.raises(PolicyMismatchError, match="holds a run of"):
+        CliRunner().invoke(
+            app,
+            ["collect", "--out", str(out), "--sets", "or_bench_hard", "--model", str(tiny_folder), "--data-dir", str(FIXTURES)],
+            catch_exceptions=False,
+        )
+
+
+def test_demo_pipeline_on_tiny_model(tiny_folder, tmp_path):
+    from edshook.data.demo import demo_prompts
+    from edshook.demo import run_demo
+
+    prompts = demo_prompts()
+    assert len(set(prompts.ids)) == len(prompts) and {p.harmful for p in prompts} == {True, False}
+    summary = run_demo(tmp_path / "demo", model=str(tiny_folder), library="nnsight", max_new_tokens=2)
+    assert summary["harmful"] == 24
+    assert (tmp_path / "demo" / "policy_fold1" / "policy.json").is_file()
+    assert (tmp_path / "demo" / "policy_fold2" / "policy.json").is_file()

@@ -36,6 +36,8 @@ def test_calibrate_threshold_accuracy_and_auc():
     assert 2.0 < threshold < 3.0 and accuracy == 1.0 and auc == 1.0
     _, accuracy, auc = calibrate(torch.tensor([0.0, 3.5]), torch.tensor([3.0, 4.0]))
     assert accuracy == 0.75 and auc == 0.75
+    _, accuracy, auc = calibrate(torch.zeros(5), torch.zeros(3))
+    assert accuracy == 0.5 and auc == 0.5, "equal energies separate nothing"
 
 
 @pytest.mark.parametrize("loss", ["infonce", "logistic"])
