@@ -149,7 +149,8 @@ def train_energies(
             f"All {len(activations)} states are {kind} ({counts}); an energy needs both classes. "
             "Fix: add prompts the model refuses wrongly (e.g. OR-Bench-Hard) and harmful prompts."
         )
-    is_val = torch.tensor([id_hash(config.seed, i) < config.val_fraction for i in activations.ids])
+    # Salted, so the draw is independent of the data splits, which hash the same ids.
+    is_val = torch.tensor([id_hash(config.seed, f"ebm-validation:{i}") < config.val_fraction for i in activations.ids])
     for part, mask in (("training", ~is_val), ("validation", is_val)):
         if not bool((desirable & mask).any()) or not bool((~desirable & mask).any()):
             raise TrainingError(

@@ -73,3 +73,16 @@ def test_activation_cache_round_trip_and_model_check(tmp_path):
     loaded.check_model(SPEC)
     with pytest.raises(PolicyMismatchError, match="edshook collect"):
         loaded.check_model(ModelSpec("qwen2.5-coder-0.5b-instruct", 24, 896))
+
+
+def test_validation_draw_is_independent_of_hash_based_splits():
+    """Ids already chosen by a split hash (as the standard train part is) still give ~20% validation."""
+    from edshook.data.prompts import id_hash
+
+    data = synthetic(n=3000)
+    kept = [i for i, name in enumerate(data.ids) if id_hash(0, name) < 0.6]
+    subset = ActivationSet(
+        data.states[kept], data.layers, tuple(data.ids[i] for i in kept), tuple(data.labels[i] for i in kept), SPEC
+    )
+    trained = train_energies(subset, [1], TrainConfig(hidden=(8,), max_epochs=1), progress=False)
+    assert 0.17 < len(trained.val_ids) / len(subset) < 0.23
