@@ -33,16 +33,14 @@ def generate(
     system_prompt: Annotated[Optional[str], typer.Option(help="A system prompt to prepend.")] = None,
 ) -> None:
     """Answer prompts greedily, with and without a policy."""
-    from edshook.backends import make_backend
     from edshook.interventions import EnergySteering
-    from edshook.models import load_model
 
     texts = list(prompts or [])
     if file is not None:
         texts += [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not texts:
         raise typer.BadParameter("Give prompts as arguments or with --file.")
-    runner = make_backend(load_model(model), backend)
+    runner = _backend(model, backend, "float32")
     base = runner.generate(texts, max_new_tokens=max_new_tokens, system_prompt=system_prompt)
     steered = None
     if policy is not None:
@@ -55,7 +53,7 @@ def generate(
 
 
 
-DTYPES = {"float32": "float32", "bfloat16": "bfloat16"}
+DTYPES = ("float32", "bfloat16")
 DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of prompt sets (else $EDSHOOK_DATA).")]
 
 
@@ -72,7 +70,7 @@ def _prompts(split: Optional[str], sets: Optional[str], limit: Optional[int], da
         chosen = parts[split]
     elif sets is not None:
         loaded = [load_set(name.strip(), data_dir) for name in sets.split(",") if name.strip()]
-        chosen = PromptSet(",".join(s.name for s in loaded), tuple(p for s in loaded for p in s))
+        chosen = PromptSet.concat(",".join(s.name for s in loaded), loaded)
     else:
         raise typer.BadParameter("Give --split (train/val/test of the standard splits) or --sets name,name.")
     return chosen.sample(limit, seed) if limit is not None else chosen
@@ -97,10 +95,10 @@ def collect(
     Resumable: prompts already in OUT/answers.jsonl are not answered again.
     """
     from edshook.judges import default_judge, label_counts
+    from edshook.training import collect_labelled
 
     prompts = _prompts(split, sets, limit, data_dir, seed)
     runner = _backend(model, backend, dtype)
-    from edshook.training import collect_labelled
 
     activations = collect_labelled(runner, prompts, default_judge(), out, max_new_tokens=max_new_tokens, batch_size=batch_size)
     typer.echo(f"{len(activations)} prompts, labels {label_counts(activations.labels)} -> {out}")

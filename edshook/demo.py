@@ -55,7 +55,7 @@ def run_demo(out: Path, *, model: str, library: str, max_new_tokens: int = 24, t
         trained = train_energies(activations, config=DEMO_TRAINING)
         policy = trained.policy(top_k, schedule=DEMO_SCHEDULE, activations=activations)
         policy.save(out / f"policy_fold{k + 1}")
-        held_out = [i for i in range(len(prompts)) if i not in set(rows)]
+        held_out = (~trained_on).nonzero().flatten().tolist()
         print(f"4/4 fold {k + 1}: steering layers {list(policy.layers)} on the {len(held_out)} other prompts")
         with backend.steer(policy):
             answers = backend.generate([prompts.texts[i] for i in held_out], max_new_tokens=max_new_tokens)

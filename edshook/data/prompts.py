@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from edshook.errors import DataError
@@ -82,6 +82,16 @@ class PromptSet:
     def ids(self) -> tuple[str, ...]:
         """The prompt ids, in order."""
         return tuple(p.id for p in self.prompts)
+
+    @classmethod
+    def concat(cls, name: str, sets: Sequence[PromptSet]) -> PromptSet:
+        """One set holding the prompts of ``sets`` in order; a repeated id is an error.
+
+        Example:
+            >>> PromptSet.concat("both", [PromptSet("a", ()), PromptSet("b", ())]).name
+            'both'
+        """
+        return cls(name, tuple(prompt for s in sets for prompt in s))
 
     def head(self, n: int) -> PromptSet:
         """The first ``n`` prompts, for quick runs.

@@ -181,10 +181,6 @@ def standard_splits(
         "train": [hard["train"], toxic["train"], *(pool["train"] for pool in pools)],
     }
     kept = iter(deduplicate([s for sets in parts.values() for s in sets]))
-    result = {name: _concat(name, [next(kept) for _ in sets]) for name, sets in parts.items()}
+    result = {name: PromptSet.concat(name, [next(kept) for _ in sets]) for name, sets in parts.items()}
     assert_disjoint(*result.values())
     return {name: result[name] for name in ("train", "val", "test")}
-
-
-def _concat(name: str, sets: Sequence[PromptSet]) -> PromptSet:
-    return PromptSet(name, tuple(prompt for s in sets for prompt in s))
