@@ -140,6 +140,88 @@ def demo(
     run_demo(out, model=model, library=backend, max_new_tokens=max_new_tokens)
 
 
+
+def _eval_sets(sets: Optional[str], limit: Optional[int], data_dir: Optional[Path], seed: int):
+    from edshook.data import load_set
+    from edshook.evaluation.suite import benchmark_sets
+
+    if sets is None:
+        return benchmark_sets(data_dir, limit=limit, seed=seed)
+    chosen = {name: load_set(name, data_dir) for name in (n.strip() for n in sets.split(",")) if name}
+    return {name: s.sample(limit, seed) if limit is not None else s for name, s in chosen.items()}
+
+
+@app.command("eval")
+def eval_command(
+    out: Annotated[Path, typer.Option(help="Folder for report.json and report.md.")],
+    policy: Annotated[Optional[Path], typer.Option(help="Evaluate this EDS policy (default: the base model).")] = None,
+    helpful_system_prompt: Annotated[bool, typer.Option(help="Evaluate the helpful-system-prompt baseline.")] = False,
+    sets: Annotated[Optional[str], typer.Option(help="Comma-separated sets (default: the standard test sets).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Sample this many prompts per set.")] = None,
+    data_dir: DataDirOption = None,
+    model: ModelOption = DEFAULT_MODEL,
+    backend: BackendOption = "nnsight",
+    dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "bfloat16",
+    max_new_tokens: int = 32,
+    batch_size: int = 32,
+    harmless: Annotated[int, typer.Option(help="Harmless prompts for KL and perplexity (0: skip).")] = 48,
+    seed: int = 0,
+) -> None:
+    """Run one method over named sets: rates with 95% intervals, capability checks, speed."""
+    from edshook.data import load_set
+    from edshook.evaluation import HELPFUL_SYSTEM_PROMPT, Capability, Method, evaluate, markdown_table, write_report
+    from edshook.interventions import EnergySteering
+    from edshook.judges import default_judge
+
+    runner = _backend(model, backend, dtype)
+    chosen = _eval_sets(sets, limit, data_dir, seed)
+    interventions = () if policy is None else (EnergySteering.load(policy, model=runner.spec),)
+    name = "eds" if policy is not None else "system_prompt" if helpful_system_prompt else "base"
+    method = Method(name, interventions, HELPFUL_SYSTEM_PROMPT if helpful_system_prompt else None)
+    capability = None
+    if harmless > 0:
+        prompts = list(load_set("refusal_harmless_test", data_dir).sample(harmless, seed).texts)
+        capability = Capability.measure(runner, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    result = evaluate(runner, method, chosen, default_judge(), capability=capability, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    header = {"model": model, "judge": "default substring judge", "max_new_tokens": max_new_tokens, "dtype": dtype}
+    write_report([result], out, header=header)
+    typer.echo(markdown_table([result]))
+
+
+@app.command("compare")
+def compare_command(
+    policy: Annotated[Path, typer.Option(help="The EDS policy to compare against the baselines.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.json, report.md and tradeoff.png.")],
+    sets: Annotated[Optional[str], typer.Option(help="Comma-separated sets (default: the standard test sets).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Sample this many prompts per set.")] = None,
+    data_dir: DataDirOption = None,
+    model: ModelOption = DEFAULT_MODEL,
+    backend: BackendOption = "nnsight",
+    dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "bfloat16",
+    max_new_tokens: int = 24,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> None:
+    """Base, system prompt, refusal-direction ablation, ActAdd, surgical ablation and EDS sweeps: one table, one plot."""
+    from edshook.evaluation.suite import compare
+    from edshook.interventions import EnergySteering
+    from edshook.judges import default_judge
+
+    runner = _backend(model, backend, dtype)
+    report = compare(
+        runner,
+        EnergySteering.load(policy, model=runner.spec),
+        _eval_sets(sets, limit, data_dir, seed),
+        default_judge(),
+        out,
+        data_dir=data_dir,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        header={"model": model, "judge": "default substring judge", "dtype": dtype},
+    )
+    typer.echo((out / "report.md").read_text())
+    typer.echo(f"summary: {report['summary']}")
+
 def _backend(model: str, library: str, dtype: str):
     import torch
 

@@ -246,6 +246,35 @@ class Backend(ABC):
         return answers
 
     @torch.no_grad()
+    def answer_logprob(
+        self,
+        prompts: Sequence[str],
+        answers: Sequence[str],
+        *,
+        batch_size: int = 16,
+        system_prompt: str | None = None,
+        progress: bool = True,
+    ) -> tuple[Float[Tensor, " prompt"], Int[Tensor, " prompt"]]:
+        """Summed log-probability of each answer after its prompt, and its token count.
+
+        Answers are fed token by token through the same decoding path as ``generate``, so attached
+        interventions see them as generated tokens (perplexity = exp(-sum logprob / sum tokens)).
+        """
+        if len(answers) != len(_check_prompts(prompts)):
+            raise PromptError(f"{len(prompts)} prompts but {len(answers)} answers.")
+        total = torch.zeros(len(prompts))
+        counts = torch.zeros(len(prompts), dtype=torch.long)
+        for indices, batch in self._batches(prompts, batch_size, system_prompt, progress, "score"):
+            rows = [self.tokenizer(answers[i], add_special_tokens=False)["input_ids"] or [self._eos[0]] for i in indices]
+            forced = torch.full((len(rows), max(map(len, rows))), -1, dtype=torch.long)
+            for j, row in enumerate(rows):
+                forced[j, : len(row)] = torch.tensor(row)
+            _, logprob = self._decode(batch, forced.shape[1], forced=forced.to(self.device))
+            total[indices] = logprob
+            counts[indices] = torch.tensor([len(row) for row in rows])
+        return total, counts
+
+    @torch.no_grad()
     def logits(
         self, prompts: Sequence[str], *, batch_size: int = 16, system_prompt: str | None = None, progress: bool = True
     ) -> Float[Tensor, "prompt vocab"]:
@@ -306,13 +335,31 @@ class Backend(ABC):
 
     def _greedy(self, batch: Batch, max_new_tokens: int, stop_at_eos: bool = True) -> list[list[int]]:
         """Greedy decoding with a KV cache; each row stops at its first end-of-sequence token."""
+        tokens, _ = self._decode(batch, max_new_tokens, stop_at_eos=stop_at_eos)
+        return [_until_eos(row, self._eos) for row in tokens] if stop_at_eos else tokens
+
+    def _decode(
+        self, batch: Batch, max_new_tokens: int, *, stop_at_eos: bool = True, forced: Tensor | None = None
+    ) -> tuple[list[list[int]], Tensor]:
+        """Decode with a KV cache, greedily or feeding ``forced`` tokens (``[batch, T]``, -1 past a row's end).
+
+        Returns the tokens and, per row, the summed log-probability of the tokens it chose or was fed.
+        """
         n = batch.input_ids.shape[0]
-        eos = torch.tensor(self._eos if stop_at_eos else [], dtype=torch.long, device=self.device)
+        eos = torch.tensor(self._eos if stop_at_eos and forced is None else [], dtype=torch.long, device=self.device)
         step = self._prefill(batch, DynamicCache())
         finished = torch.zeros(n, dtype=torch.bool, device=self.device)
+        logprob = torch.zeros(n, dtype=torch.float32, device=self.device)
         generated: list[Tensor] = []
         for index in range(max_new_tokens):
-            token = self._run(step).argmax(-1)
+            logits = self._run(step).float()
+            if forced is not None:
+                finished = forced[:, index] < 0
+                token = forced[:, index].clamp_min(0)
+            else:
+                token = logits.argmax(-1)
+            chosen = logits.log_softmax(-1).gather(-1, token[:, None]).squeeze(-1)
+            logprob += torch.where(finished, torch.zeros_like(chosen), chosen)
             token = torch.where(finished, torch.full_like(token, self._pad), token)
             generated.append(token)
             finished |= torch.isin(token, eos)
@@ -329,7 +376,7 @@ class Backend(ABC):
                 real=ones.bool(),
             )
         tokens = torch.stack(generated, dim=1).tolist() if generated else [[] for _ in range(n)]
-        return [_until_eos(row, self._eos) for row in tokens] if stop_at_eos else tokens
+        return tokens, logprob.cpu()
 
     def _run(self, step: ForwardStep) -> Float[Tensor, "batch vocab"]:
         """One forward pass with the attached interventions; returns the last position's logits."""

@@ -75,3 +75,16 @@ def test_demo_pipeline_on_tiny_model(tiny_folder, tmp_path):
     assert summary["harmful"] == 24
     assert (tmp_path / "demo" / "policy_fold1" / "policy.json").is_file()
     assert (tmp_path / "demo" / "policy_fold2" / "policy.json").is_file()
+
+
+def test_eval_reads_user_sets(tiny_folder, tmp_path):
+    run(
+        "eval", "--out", str(tmp_path / "eval"), "--sets", "xstest_safe,xstest_unsafe,oktest,phtest",
+        "--model", str(tiny_folder), "--data-dir", str(FIXTURES), "--dtype", "float32",
+        "--max-new-tokens", "3", "--harmless", "2",
+    )
+    report = json.loads((tmp_path / "eval" / "report.json").read_text())
+    rates = report["methods"]["base"]
+    assert rates["xstest_unsafe"]["kind"] == "refusal" and rates["xstest_safe"]["kind"] == "compliance"
+    assert rates["oktest"]["n"] > 0 and rates["phtest"]["n"] > 0
+    assert report["details"]["base"]["harmless_kl"] < 1e-6

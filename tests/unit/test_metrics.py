@@ -1,0 +1,68 @@
+"""Metrics and baseline interventions on known inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from edshook.baselines import ActivationAddition, DirectionalAblation, kl_divergence, orthogonalise
+from edshook.data import Prompt, PromptSet
+from edshook.errors import DataError
+from edshook.evaluation import rate, set_kind, wilson_interval
+from edshook.interventions import Site, SiteCall
+
+
+def test_wilson_interval_known_values():
+    low, high = wilson_interval(8, 10)
+    assert round(low, 4) == 0.4902 and round(high, 4) == 0.9433
+    assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
+    low, high = wilson_interval(50, 100)
+    assert abs((low + high) / 2 - 0.5) < 1e-12 and round(high - low, 3) == 0.192
+    with pytest.raises(ValueError):
+        wilson_interval(3, 0)
+
+
+def test_rates_count_the_right_thing():
+    refused = [True, False, False, False]
+    assert rate(refused, "refusal").rate == 0.25
+    compliance = rate(refused, "compliance")
+    assert compliance.rate == 0.75 and compliance.n == 4 and compliance.ci95[0] < 0.75 < compliance.ci95[1]
+
+
+def test_set_kind_rejects_mixed_sets():
+    harmful = PromptSet("h", (Prompt("h:0", "x", True, "h"),))
+    benign = PromptSet("b", (Prompt("b:0", "y", False, "b"),))
+    assert set_kind(harmful) == "refusal" and set_kind(benign) == "compliance"
+    with pytest.raises(DataError, match="mixes"):
+        set_kind(PromptSet("m", harmful.prompts + benign.prompts))
+
+
+def call(real):
+    return SiteCall(Site(0), "prefill", 0, real)
+
+
+def test_directional_ablation_removes_the_component_at_real_tokens_only():
+    direction = torch.tensor([3.0, 4.0, 0.0])
+    hidden = torch.randn(2, 3, 3)
+    real = torch.tensor([[False, True, True], [True, True, True]])
+    out = DirectionalAblation(direction, [0])(hidden, call(real))
+    unit = direction / 5
+    assert torch.allclose(out[real] @ unit, torch.zeros(5), atol=1e-6)
+    assert torch.equal(out[0, 0], hidden[0, 0])
+    with pytest.raises(ValueError, match="non-zero"):
+        DirectionalAblation(torch.zeros(3), [0])
+
+
+def test_activation_addition_shifts_real_tokens():
+    out = ActivationAddition(torch.tensor([1.0, 0.0]), layer=0, coefficient=-2.0)(
+        torch.zeros(1, 2, 2), call(torch.tensor([[False, True]]))
+    )
+    assert out.tolist() == [[[0.0, 0.0], [-2.0, 0.0]]]
+
+
+def test_kl_and_orthogonalise():
+    logits = torch.randn(4, 10)
+    assert torch.allclose(kl_divergence(logits, logits), torch.zeros(4), atol=1e-6)
+    assert (kl_divergence(logits, torch.zeros(4, 10)) > 0).all()
+    v = orthogonalise(torch.tensor([1.0, 1.0]), torch.tensor([2.0, 0.0]))
+    assert v.tolist() == [0.0, 1.0]
