@@ -101,7 +101,9 @@ def main() -> None:
     report = write_report(results, args.out / args.name, header=header)
     (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / f"{args.name}.md").write_text(markdown_table(results) + "\n")
-    plot_tradeoff(results, args.out / f"{args.name}.png", compliance_sets=["or_bench_hard_test"], refusal_sets=list(HARMFUL))
+    plot_tradeoff(
+        report["details"], args.out / f"{args.name}.png", compliance_sets=["or_bench_hard_test"], refusal_sets=list(HARMFUL)
+    )
     print(json.dumps(header["summary"], indent=2))
     print(f"wall time {wall / 60:.1f} min")
 

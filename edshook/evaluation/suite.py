@@ -189,5 +189,5 @@ def compare(
         "wall_seconds": round(time.perf_counter() - started, 1),
     }
     report = write_report(results, out, header=report_header)
-    plot_tradeoff(results, out / "tradeoff.png", compliance_sets=benign[:1], refusal_sets=harmful)
+    plot_tradeoff(report["details"], out / "tradeoff.png", compliance_sets=benign[:1], refusal_sets=harmful)
     return report

@@ -52,5 +52,5 @@ def test_evaluate_report_and_plot(tmp_path):
     assert set(saved["methods"]) == {"base", "ablation@1", "ablation@2"}
     assert set(saved["methods"]["base"]["harmful"]) == {"n", "rate", "ci95", "kind"}
     assert "| base |" in (tmp_path / "report.md").read_text()
-    png = plot_tradeoff(results, tmp_path / "plot.png", compliance_sets=["benign"], refusal_sets=["harmful"])
+    png = plot_tradeoff(report["details"], tmp_path / "plot.png", compliance_sets=["benign"], refusal_sets=["harmful"])
     assert png.read_bytes()[:4] == b"\x89PNG"
