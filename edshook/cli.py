@@ -55,6 +55,9 @@ def generate(
 
 DTYPES = ("float32", "bfloat16")
 DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of prompt sets (else $EDSHOOK_DATA).")]
+DtypeOption = Annotated[str, typer.Option(help="float32 or bfloat16.")]
+LimitOption = Annotated[Optional[int], typer.Option(help="Sample this many prompts (per set, by id hash).")]
+EvalSetsOption = Annotated[Optional[str], typer.Option(help="Comma-separated sets (default: the standard test sets).")]
 
 
 def _prompts(split: Optional[str], sets: Optional[str], limit: Optional[int], data_dir: Optional[Path], seed: int):
@@ -81,11 +84,11 @@ def collect(
     out: Annotated[Path, typer.Option(help="Run folder: answers.jsonl and activations go here.")],
     split: Annotated[Optional[str], typer.Option(help="A standard split: train or val (never test).")] = None,
     sets: Annotated[Optional[str], typer.Option(help="Comma-separated set names instead of a split.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Sample this many prompts (by id hash).")] = None,
+    limit: LimitOption = None,
     data_dir: DataDirOption = None,
     model: ModelOption = DEFAULT_MODEL,
     backend: BackendOption = "transformer_lens",
-    dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "bfloat16",
+    dtype: DtypeOption = "bfloat16",
     max_new_tokens: Annotated[int, typer.Option(help="Tokens per answer; refusals show in the first few.")] = 24,
     batch_size: int = 32,
     seed: int = 0,
@@ -156,20 +159,20 @@ def eval_command(
     out: Annotated[Path, typer.Option(help="Folder for report.json and report.md.")],
     policy: Annotated[Optional[Path], typer.Option(help="Evaluate this EDS policy (default: the base model).")] = None,
     helpful_system_prompt: Annotated[bool, typer.Option(help="Evaluate the helpful-system-prompt baseline.")] = False,
-    sets: Annotated[Optional[str], typer.Option(help="Comma-separated sets (default: the standard test sets).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Sample this many prompts per set.")] = None,
+    sets: EvalSetsOption = None,
+    limit: LimitOption = None,
     data_dir: DataDirOption = None,
     model: ModelOption = DEFAULT_MODEL,
     backend: BackendOption = "nnsight",
-    dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "bfloat16",
+    dtype: DtypeOption = "bfloat16",
     max_new_tokens: int = 32,
     batch_size: int = 32,
     harmless: Annotated[int, typer.Option(help="Harmless prompts for KL and perplexity (0: skip).")] = 48,
     seed: int = 0,
 ) -> None:
     """Run one method over named sets: rates with 95% intervals, capability checks, speed."""
-    from edshook.data import load_set
-    from edshook.evaluation import HELPFUL_SYSTEM_PROMPT, Capability, Method, evaluate, markdown_table, write_report
+    from edshook.evaluation import HELPFUL_SYSTEM_PROMPT, Method, evaluate, markdown_table, write_report
+    from edshook.evaluation.suite import harmless_capability
     from edshook.interventions import EnergySteering
     from edshook.judges import default_judge
 
@@ -178,10 +181,11 @@ def eval_command(
     interventions = () if policy is None else (EnergySteering.load(policy, model=runner.spec),)
     name = "eds" if policy is not None else "system_prompt" if helpful_system_prompt else "base"
     method = Method(name, interventions, HELPFUL_SYSTEM_PROMPT if helpful_system_prompt else None)
-    capability = None
-    if harmless > 0:
-        prompts = list(load_set("refusal_harmless_test", data_dir).sample(harmless, seed).texts)
-        capability = Capability.measure(runner, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    capability = (
+        harmless_capability(runner, data_dir, harmless, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
+        if harmless > 0
+        else None
+    )
     result = evaluate(runner, method, chosen, default_judge(), capability=capability, max_new_tokens=max_new_tokens, batch_size=batch_size)
     header = {"model": model, "judge": "default substring judge", "max_new_tokens": max_new_tokens, "dtype": dtype}
     write_report([result], out, header=header)
@@ -192,12 +196,12 @@ def eval_command(
 def compare_command(
     policy: Annotated[Path, typer.Option(help="The EDS policy to compare against the baselines.")],
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md and tradeoff.png.")],
-    sets: Annotated[Optional[str], typer.Option(help="Comma-separated sets (default: the standard test sets).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Sample this many prompts per set.")] = None,
+    sets: EvalSetsOption = None,
+    limit: LimitOption = None,
     data_dir: DataDirOption = None,
     model: ModelOption = DEFAULT_MODEL,
     backend: BackendOption = "nnsight",
-    dtype: Annotated[str, typer.Option(help="float32 or bfloat16.")] = "bfloat16",
+    dtype: DtypeOption = "bfloat16",
     max_new_tokens: int = 24,
     batch_size: int = 32,
     seed: int = 0,

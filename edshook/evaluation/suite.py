@@ -33,6 +33,7 @@ __all__ = [
     "compare",
     "eds_methods",
     "fit_directions",
+    "harmless_capability",
     "safe_summary",
 ]
 
@@ -50,6 +51,14 @@ def benchmark_sets(data_dir: Path | None, *, limit: int | None = None, seed: int
         chosen = PromptSet(name, tuple(p for p in test if p.source == source))
         sets[name] = chosen.sample(limit, seed) if limit is not None else chosen
     return sets
+
+
+def harmless_capability(
+    backend: Backend, data_dir: Path | None, n: int, *, max_new_tokens: int, batch_size: int, seed: int = 0
+) -> Capability:
+    """The base model on ``n`` harmless prompts (refusal_direction's harmless test split), for KL and perplexity."""
+    prompts = list(load_set("refusal_harmless_test", data_dir).sample(n, seed).texts)
+    return Capability.measure(backend, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
 
 
 @dataclass(frozen=True)
@@ -163,8 +172,7 @@ def compare(
     """Every baseline and the EDS sweeps over ``sets``: ``report.json``, ``report.md`` and
     ``tradeoff.png`` in ``out``. Directions come from the standard train and val parts only."""
     started = time.perf_counter()
-    harmless_prompts = list(load_set("refusal_harmless_test", data_dir).sample(harmless, 0).texts)
-    capability = Capability.measure(backend, harmless_prompts, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    capability = harmless_capability(backend, data_dir, harmless, max_new_tokens=max_new_tokens, batch_size=batch_size)
     directions = fit_directions(backend, data_dir)
     methods = baseline_methods(directions, backend.n_layers)
     methods += eds_methods(policy) + eds_methods(policy, step_sizes=(2.0, 4.0, 8.0), gated=True)
@@ -184,7 +192,7 @@ def compare(
         "max_new_tokens": max_new_tokens,
         "policy_layers": list(policy.layers),
         "refusal_direction": {"layer": directions.refusal.layer, "position": directions.refusal.position},
-        "harmless_prompts": len(harmless_prompts),
+        "harmless_prompts": len(capability.prompts),
         "summary": safe_summary(results, benign=benign[0], harmful=harmful),
         "wall_seconds": round(time.perf_counter() - started, 1),
     }

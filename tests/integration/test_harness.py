@@ -54,3 +54,20 @@ def test_evaluate_report_and_plot(tmp_path):
     assert "| base |" in (tmp_path / "report.md").read_text()
     png = plot_tradeoff(report["details"], tmp_path / "plot.png", compliance_sets=["benign"], refusal_sets=["harmful"])
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_runs_every_method_and_plots(tmp_path):
+    from pathlib import Path
+
+    from edshook.evaluation.suite import compare
+    from edshook.interventions import EnergyModel, EnergySteering
+
+    fixtures = Path(__file__).parents[1] / "fixtures" / "data"
+    backend = make_backend(make_tiny_model(), "nnsight")
+    torch.manual_seed(0)
+    policy = EnergySteering({2: EnergyModel(64, hidden=(16,))}, model=backend.spec)
+    report = compare(backend, policy, SETS, default_judge(), tmp_path, data_dir=fixtures, harmless=2, max_new_tokens=3)
+    names = {entry["method"] for entry in report["details"].values()}
+    assert names == {"base", "system_prompt", "refusal_ablation", "actadd", "surgical", "eds", "eds_gated"}
+    assert set(report["summary"]) == names and (tmp_path / "tradeoff.png").is_file()
+    assert backend.attached == ()
