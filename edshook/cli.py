@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from edshook.models import DEFAULT_MODEL, EMBEDDED_MODELS
+from edshook.records import write_record
 
 app = typer.Typer(help="Energy-Driven Steering of language models.", no_args_is_help=True, add_completion=False)
 
@@ -101,6 +102,7 @@ def collect(
     from edshook.training import collect_labelled
 
     prompts = _prompts(split, sets, limit, data_dir, seed)
+    write_record(out, "collect", _settings(locals()), data_ids=prompts.ids)
     runner = _backend(model, backend, dtype)
 
     activations = collect_labelled(runner, prompts, default_judge(), out, max_new_tokens=max_new_tokens, batch_size=batch_size)
@@ -123,6 +125,7 @@ def train(
     from edshook.training import ActivationSet, TrainConfig, train_energies
 
     activations = ActivationSet.load(run)
+    write_record(out, "train", _settings(locals()), data_ids=activations.ids)
     trained = train_energies(activations, config=TrainConfig(loss=loss, seed=seed))  # type: ignore[arg-type]
     policy = trained.policy(top_k, schedule=StepSchedule(steps=steps, step_size=step_size, gated=gated), activations=activations)
     policy.save(out)
@@ -140,6 +143,7 @@ def demo(
     """The whole pipeline on the embedded model and built-in prompts, then before/after answers."""
     from edshook.demo import run_demo
 
+    write_record(out, "demo", _settings(locals()))
     run_demo(out, model=model, library=backend, max_new_tokens=max_new_tokens)
 
 
@@ -176,8 +180,9 @@ def eval_command(
     from edshook.interventions import EnergySteering
     from edshook.judges import default_judge
 
-    runner = _backend(model, backend, dtype)
     chosen = _eval_sets(sets, limit, data_dir, seed)
+    write_record(out, "eval", _settings(locals()), data_ids=[i for s in chosen.values() for i in s.ids])
+    runner = _backend(model, backend, dtype)
     interventions = () if policy is None else (EnergySteering.load(policy, model=runner.spec),)
     name = "eds" if policy is not None else "system_prompt" if helpful_system_prompt else "base"
     method = Method(name, interventions, HELPFUL_SYSTEM_PROMPT if helpful_system_prompt else None)
@@ -211,11 +216,13 @@ def compare_command(
     from edshook.interventions import EnergySteering
     from edshook.judges import default_judge
 
+    chosen = _eval_sets(sets, limit, data_dir, seed)
+    write_record(out, "compare", _settings(locals()), data_ids=[i for s in chosen.values() for i in s.ids])
     runner = _backend(model, backend, dtype)
     report = compare(
         runner,
         EnergySteering.load(policy, model=runner.spec),
-        _eval_sets(sets, limit, data_dir, seed),
+        chosen,
         default_judge(),
         out,
         data_dir=data_dir,
@@ -225,6 +232,11 @@ def compare_command(
     )
     typer.echo((out / "report.md").read_text())
     typer.echo(f"summary: {report['summary']}")
+
+def _settings(arguments: dict) -> dict:
+    """A command's own arguments (not the modules it imported) for its run record."""
+    return {key: value for key, value in arguments.items() if isinstance(value, (str, int, float, bool, Path, type(None)))}
+
 
 def _backend(model: str, library: str, dtype: str):
     import torch

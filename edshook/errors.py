@@ -13,7 +13,6 @@ __all__ = [
     "PolicyMismatchError",
     "DataError",
     "TrainingError",
-    "NumericsError",
 ]
 
 
@@ -59,6 +58,3 @@ class DataError(EdshookError):
 class TrainingError(EdshookError):
     """EBM training cannot run on the data given (one class only, too few rows)."""
 
-
-class NumericsError(EdshookError, FloatingPointError):
-    """Energies or gradients became NaN or infinite."""

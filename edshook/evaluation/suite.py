@@ -122,19 +122,24 @@ def baseline_methods(
 
 
 def eds_methods(
-    policy: EnergySteering, *, step_sizes: Sequence[float] = (1.0, 2.0, 4.0), steps: int = 5, gated: bool = False
+    policy: EnergySteering,
+    *,
+    step_sizes: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
+    steps: int = 5,
+    step_counts: Sequence[int] = (),
+    gated: bool = False,
 ) -> list[Method]:
-    """The policy swept over step size (K fixed); ``gated`` stops each state once under its threshold."""
-    name = "eds_gated" if gated else "eds"
-    return [
-        Method(
-            name,
-            (policy.replace(schedule=StepSchedule(steps=steps, step_size=size, gated=gated)),),
-            strength=size,
-            settings={"layers": list(policy.layers), "steps": steps},
-        )
-        for size in step_sizes
-    ]
+    """The policy swept over step size at ``steps`` steps (curve ``eds``), and over the number of
+    steps at step size 1 (curve ``eds_steps``); ``gated`` stops each state once under its threshold."""
+    prefix = "eds_gated" if gated else "eds"
+
+    def method(name: str, size: float, k: int, strength: float) -> Method:
+        schedule = StepSchedule(steps=k, step_size=size, gated=gated)
+        settings = {"layers": list(policy.layers), "steps": k, "step_size": size}
+        return Method(name, (policy.replace(schedule=schedule),), strength=strength, settings=settings)
+
+    methods = [method(prefix, size, steps, size) for size in step_sizes]
+    return methods + [method(f"{prefix}_steps", 1.0, k, k) for k in step_counts]
 
 
 
@@ -175,7 +180,7 @@ def compare(
     capability = harmless_capability(backend, data_dir, harmless, max_new_tokens=max_new_tokens, batch_size=batch_size)
     directions = fit_directions(backend, data_dir)
     methods = baseline_methods(directions, backend.n_layers)
-    methods += eds_methods(policy) + eds_methods(policy, step_sizes=(2.0, 4.0, 8.0), gated=True)
+    methods += eds_methods(policy, step_counts=(1, 10)) + eds_methods(policy, step_sizes=(2.0, 4.0, 8.0), gated=True)
     results = []
     for method in methods:
         result = evaluate(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["StepSchedule"]
@@ -30,7 +31,12 @@ class StepSchedule:
     gated: bool = False
 
     def __post_init__(self) -> None:
-        if self.steps < 0 or self.step_size < 0 or self.decay <= 0:
+        numbers = (self.steps, self.step_size, self.decay)
+        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in numbers) or not isinstance(
+            self.gated, bool
+        ):
+            raise ValueError(f"StepSchedule needs finite numbers and a bool gate, got {self}.")
+        if self.steps < 0 or self.step_size < 0 or self.decay <= 0 or not isinstance(self.steps, int):
             raise ValueError(f"StepSchedule needs steps >= 0, step_size >= 0 and decay > 0, got {self}.")
 
     def sizes(self) -> tuple[float, ...]:

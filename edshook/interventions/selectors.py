@@ -96,6 +96,13 @@ class PositionSelector:
     prompt: Literal["last", "all", "none"] = "last"
     generated: bool = True
 
+    def __post_init__(self) -> None:
+        if self.prompt not in ("last", "all", "none") or not isinstance(self.generated, bool):
+            raise ValueError(
+                f"PositionSelector needs prompt in 'last', 'all', 'none' and generated a bool, got {self.prompt!r}, "
+                f"{self.generated!r}."
+            )
+
     def mask(self, call: SiteCall) -> Bool[torch.Tensor, "batch pos"]:
         """True where this call's hidden states should be steered."""
         real = call.real

@@ -6,7 +6,7 @@ import hashlib
 import json
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -240,26 +240,42 @@ class EnergySteering(nn.Module):
             raise PolicyError(f"{weights} does not match the checksum in {_POLICY_JSON}: the policy is corrupted.")
         try:
             tensors = load_file(str(weights))
+            layers = record["layers"]
+            if not isinstance(layers, list) or sorted(record["energies"]) != sorted(str(layer) for layer in layers):
+                raise ValueError("'layers' must list exactly the layers of 'energies'")
             energies = {}
-            for layer in record["layers"]:
-                energy = EnergyModel(**record["energies"][str(layer)])
+            for layer in layers:
+                energy = EnergyModel(**_fields(record["energies"][str(layer)], ("d_model", "hidden", "dropout")))
                 prefix = f"{layer}."
                 energy.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
                 energies[int(layer)] = energy.eval()
-            project_out = tensors.get("constraint.project_out")
+            model_record = record["model"]
             policy = cls(
                 energies,
-                schedule=StepSchedule(**record["schedule"]),
-                constraint=NormConstraint(**record["constraint"], project_out=project_out),
-                positions=PositionSelector(**record["positions"]),
-                model=ModelSpec(**record["model"]) if record.get("model") else None,
-                metadata=record.get("metadata", {}),
+                schedule=StepSchedule(**_fields(record["schedule"], StepSchedule)),
+                constraint=NormConstraint(
+                    **_fields(record["constraint"], ("normalize", "max_move", "max_relative_move")),
+                    project_out=tensors.get("constraint.project_out"),
+                ),
+                positions=PositionSelector(**_fields(record["positions"], PositionSelector)),
+                model=None if model_record is None else ModelSpec(**_fields(model_record, ModelSpec)),
+                metadata=_fields(record.get("metadata", {}), None),
             )
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
             raise PolicyError(f"{folder / _POLICY_JSON} is malformed: {err}") from err
         if model is not None:
             policy.check_model(model)
         return policy
+
+
+def _fields(value: Any, expected: Any) -> dict:
+    """``value`` as keyword arguments: a JSON object with exactly the expected keys (any keys if None)."""
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {value!r}")
+    names = expected if isinstance(expected, tuple) or expected is None else tuple(f.name for f in fields(expected))
+    if names is not None and set(value) != set(names):
+        raise KeyError(f"expected the keys {sorted(names)}, got {sorted(value)}")
+    return value
 
 
 def _read_record(folder: Path) -> dict:

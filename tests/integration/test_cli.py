@@ -34,6 +34,9 @@ def test_collect_resume_train_generate(tiny_folder, tmp_path):
     common = ["--model", str(tiny_folder), "--data-dir", str(FIXTURES), "--dtype", "float32", "--max-new-tokens", "4"]
     out = tmp_path / "run"
     run("collect", "--out", str(out), "--sets", "or_bench_hard,or_bench_toxic", *common)
+    record = json.loads((out / "run_record.json").read_text())
+    assert record["command"] == "collect" and record["settings"]["seed"] == 0 and record["settings"]["max_new_tokens"] == 4
+    assert len(record["data_ids"]) == 50 and record["versions"]["torch"]
     answers = (out / "answers.jsonl").read_text().splitlines()
     assert len(answers) == 50 and {"id", "answer", "label"} <= json.loads(answers[0]).keys()
     run("collect", "--out", str(out), "--sets", "or_bench_hard,or_bench_toxic", *common)
@@ -41,6 +44,7 @@ def test_collect_resume_train_generate(tiny_folder, tmp_path):
     output = run("train", str(out), "--out", str(tmp_path / "policy"), "--top-k", "2", "--steps", "2")
     assert output.count("\n") >= 4 + 1  # one row per layer
     policy = EnergySteering.load(tmp_path / "policy")
+    assert json.loads((tmp_path / "policy" / "run_record.json").read_text())["settings"]["top_k"] == 2
     assert len(policy.layers) == 2 and policy.model.model_id == str(tiny_folder)
     output = run("generate", "hello", "--model", str(tiny_folder), "--policy", str(tmp_path / "policy"), "--max-new-tokens", "3")
     assert "[base]" in output and "[steered]" in output

@@ -68,6 +68,6 @@ def test_compare_runs_every_method_and_plots(tmp_path):
     policy = EnergySteering({2: EnergyModel(64, hidden=(16,))}, model=backend.spec)
     report = compare(backend, policy, SETS, default_judge(), tmp_path, data_dir=fixtures, harmless=2, max_new_tokens=3)
     names = {entry["method"] for entry in report["details"].values()}
-    assert names == {"base", "system_prompt", "refusal_ablation", "actadd", "surgical", "eds", "eds_gated"}
+    assert names == {"base", "system_prompt", "refusal_ablation", "actadd", "surgical", "eds", "eds_steps", "eds_gated"}
     assert set(report["summary"]) == names and (tmp_path / "tradeoff.png").is_file()
     assert backend.attached == ()
