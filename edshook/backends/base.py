@@ -149,7 +149,7 @@ class Backend(ABC):
             raise PromptError(f"Prompts must be non-empty strings, got {prompt!r}.")
         if not self.chat:
             text = prompt if system_prompt is None else f"{system_prompt}\n\n{prompt}"
-            return self.tokenizer(text, add_special_tokens=True)["input_ids"]
+            return self._fits(self.tokenizer(text, add_special_tokens=True)["input_ids"])
         if self.tokenizer.chat_template is None:
             raise ChatTemplateError(
                 f"Model {self.spec.model_id!r} has no chat template. Fix: create the backend with chat=False "
@@ -159,7 +159,16 @@ class Backend(ABC):
         if system_prompt is not None:
             messages.insert(0, {"role": "system", "content": system_prompt})
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return self._fits(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _fits(self, ids: list[int]) -> list[int]:
+        """Refuse prompts longer than the model's context instead of running past it."""
+        limit = getattr(self.loaded.model.config.get_text_config(), "max_position_embeddings", None)
+        if limit is not None and len(ids) >= limit:
+            raise PromptError(
+                f"A prompt is {len(ids)} tokens long; the model's context is {limit} tokens. Fix: shorten or drop it."
+            )
+        return ids
 
     def encode(self, prompts: Sequence[str], system_prompt: str | None = None) -> Batch:
         """Format and left-pad a list of prompts into one batch."""

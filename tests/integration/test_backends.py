@@ -88,3 +88,27 @@ def test_model_without_chat_template():
 def test_chat_template_and_system_prompt(tiny_backend):
     text = tiny_backend.tokenizer.decode(tiny_backend.format("hi", system_prompt="Be helpful."))
     assert text == "<|system|>Be helpful.<|end|><|user|>hi<|end|><|assistant|>"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+@pytest.fixture(scope="module")
+def nnsight_backend():
+    return make_backend(make_tiny_model(), "nnsight")
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=st.text(max_size=400))
+def test_any_prompt_formats_or_gets_a_prompt_error(nnsight_backend, text):
+    try:
+        ids = nnsight_backend.format(text)
+    except PromptError as err:
+        assert not text.strip() or "context" in str(err)
+        return
+    assert text.strip() and 0 < len(ids) < 256
+
+
+def test_prompt_longer_than_the_context_is_an_error(nnsight_backend):
+    with pytest.raises(PromptError, match="context is 256 tokens"):
+        nnsight_backend.generate(["word " * 400], progress=False)

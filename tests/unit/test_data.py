@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edshook.data import (
@@ -322,3 +322,30 @@ def test_standard_splits_keep_set_test_parts_out_of_training() -> None:
 def test_registry_is_read_only() -> None:
     with pytest.raises(TypeError):
         SETS["x"] = SETS["advbench"]  # type: ignore[index]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    texts=st.lists(st.text(min_size=1, max_size=40).filter(lambda t: t.strip()), min_size=1, max_size=5),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"]),
+)
+def test_or_bench_csv_in_any_encoding_loads_exactly_or_fails_cleanly(tmp_path_factory, texts, encoding) -> None:
+    """Odd encodings and odd characters: either the texts come back as written, or a DataError."""
+    import csv
+    import io
+
+    folder = tmp_path_factory.mktemp("enc") / "or_bench"
+    folder.mkdir()
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["prompt", "category"])
+    writer.writerows([[t, "x"] for t in texts])
+    try:
+        (folder / "or_bench_toxic.csv").write_bytes(buffer.getvalue().encode(encoding))
+    except UnicodeEncodeError:
+        return
+    try:
+        loaded = load_set("or_bench_toxic", folder.parent)
+    except DataError:
+        return
+    assert list(loaded.texts) == [t.strip() for t in texts]
