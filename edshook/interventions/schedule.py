@@ -31,13 +31,20 @@ class StepSchedule:
     gated: bool = False
 
     def __post_init__(self) -> None:
-        numbers = (self.steps, self.step_size, self.decay)
-        if not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in numbers) or not isinstance(
-            self.gated, bool
-        ):
-            raise ValueError(f"StepSchedule needs finite numbers and a bool gate, got {self}.")
-        if self.steps < 0 or self.step_size < 0 or self.decay <= 0 or not isinstance(self.steps, int):
-            raise ValueError(f"StepSchedule needs steps >= 0, step_size >= 0 and decay > 0, got {self}.")
+        def finite_number(x: object) -> bool:
+            return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+        valid = (
+            isinstance(self.steps, int)
+            and not isinstance(self.steps, bool)
+            and finite_number(self.step_size)
+            and finite_number(self.decay)
+            and isinstance(self.gated, bool)
+        )
+        if not valid or self.steps < 0 or self.step_size < 0 or self.decay <= 0:
+            raise ValueError(
+                f"StepSchedule needs an integer steps >= 0, a finite step_size >= 0, a finite decay > 0 and a bool gate, got {self}."
+            )
 
     def sizes(self) -> tuple[float, ...]:
         return tuple(self.step_size * self.decay**k for k in range(self.steps))
