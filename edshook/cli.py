@@ -34,7 +34,7 @@ def generate(
     system_prompt: Annotated[Optional[str], typer.Option(help="A system prompt to prepend.")] = None,
 ) -> None:
     """Answer prompts greedily, with and without a policy."""
-    from edshook.interventions import EnergySteering
+    from edshook.interventions import load_policy
 
     texts = list(prompts or [])
     if file is not None:
@@ -45,7 +45,7 @@ def generate(
     base = runner.generate(texts, max_new_tokens=max_new_tokens, system_prompt=system_prompt)
     steered = None
     if policy is not None:
-        with runner.steer(EnergySteering.load(policy, model=runner.spec)):
+        with runner.steer(load_policy(policy, model=runner.spec)):
             steered = runner.generate(texts, max_new_tokens=max_new_tokens, system_prompt=system_prompt)
     for i, text in enumerate(texts):
         typer.echo(f"\n### {text}\n[base]    {base[i]}")
@@ -113,24 +113,84 @@ def collect(
 def train(
     run: Annotated[Path, typer.Argument(help="A folder written by `edshook collect`.")],
     out: Annotated[Path, typer.Option(help="Policy folder to write.")],
-    top_k: Annotated[int, typer.Option(help="Steer the k layers with the best validation accuracy.")] = 3,
+    kind: Annotated[str, typer.Option(help="conditional (a harmfulness probe routes each prompt to one of two energies) or single (one energy).")] = "conditional",
+    top_k: Annotated[int, typer.Option(help="Steer the k layers with the best validation accuracy (per energy).")] = 3,
     loss: Annotated[str, typer.Option(help="infonce or logistic.")] = "infonce",
-    steps: Annotated[int, typer.Option(help="Descent steps K.")] = 10,
-    step_size: Annotated[float, typer.Option(help="Step size eta.")] = 0.95,
+    steps: Annotated[int, typer.Option(help="Descent steps K.")] = 5,
+    step_size: Annotated[float, typer.Option(help="Step size eta.")] = 2.0,
     gated: Annotated[bool, typer.Option(help="Stop once energy is below the calibrated threshold.")] = False,
     seed: int = 0,
 ) -> None:
-    """Train one EBM per layer, rank layers by validation accuracy, save a policy."""
+    """Train the energies (and, for a conditional policy, the probe) on collected states; save a policy."""
     from edshook.interventions import StepSchedule
-    from edshook.training import ActivationSet, TrainConfig, train_energies
+    from edshook.training import ActivationSet, TrainConfig, train_conditional, train_energies
 
+    if kind not in ("conditional", "single"):
+        raise typer.BadParameter("--kind must be conditional or single.")
     activations = ActivationSet.load(run)
     write_record(out, "train", _settings(locals()), data_ids=activations.ids)
-    trained = train_energies(activations, config=TrainConfig(loss=loss, seed=seed))  # type: ignore[arg-type]
-    policy = trained.policy(top_k, schedule=StepSchedule(steps=steps, step_size=step_size, gated=gated), activations=activations)
+    config = TrainConfig(loss=loss, seed=seed)  # type: ignore[arg-type]
+    schedule = StepSchedule(steps=steps, step_size=step_size, gated=gated)
+    if kind == "single":
+        trained = train_energies(activations, config=config)
+        policy = trained.policy(top_k, schedule=schedule, activations=activations)
+        _print_layers(trained.reports)
+        typer.echo(f"policy on layers {list(policy.layers)} -> {out}")
+    else:
+        policy = train_conditional(activations, k=top_k, config=config, benign_schedule=schedule, harmful_schedule=schedule)
+        parts = {"benign": policy.benign, "harmful": policy.harmful}
+        for name, part in parts.items():
+            if part is not None:
+                typer.echo(f"{name} energy, layer reports:")
+                _print_layers(part.metadata["layers"])
+        probe = policy.metadata["probe"]
+        layers = ", ".join(f"{name} energy on {list(part.layers)}" for name, part in parts.items() if part is not None)
+        typer.echo(
+            f"probe at layer {probe['layer']} (val accuracy {probe['val_accuracy']:.3f}); {layers} -> {out}\n"
+            f"Next: edshook tune {out} (chooses the probe threshold on validation prompts)."
+        )
     policy.save(out)
-    _print_layers(trained)
-    typer.echo(f"policy on layers {list(policy.layers)} -> {out}")
+
+
+@app.command()
+def tune(
+    policy: Annotated[Path, typer.Argument(help="A conditional policy folder; its threshold is rewritten.")],
+    margin: Annotated[float, typer.Option(help="Required refusal gain over base on every harmful validation set.")] = 0.1,
+    limit: LimitOption = None,
+    data_dir: DataDirOption = None,
+    model: ModelOption = DEFAULT_MODEL,
+    backend: BackendOption = "nnsight",
+    dtype: DtypeOption = "bfloat16",
+    max_new_tokens: int = 24,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> None:
+    """Choose a conditional policy's probe threshold on the validation split (never on test prompts)."""
+    import json
+
+    from edshook.evaluation.suite import validation_sets
+    from edshook.evaluation.tuning import tune_threshold
+    from edshook.interventions import ConditionalSteering
+    from edshook.judges import default_judge
+
+    chosen = validation_sets(data_dir, limit=limit, seed=seed)
+    write_record(policy / "tuning", "tune", _settings(locals()), data_ids=[i for s in chosen.values() for i in s.ids])
+    runner = _backend(model, backend, dtype)
+    conditional = ConditionalSteering.load(policy, model=runner.spec)
+    tuning = tune_threshold(
+        runner, conditional, chosen, default_judge(), margin=margin, max_new_tokens=max_new_tokens, batch_size=batch_size
+    )
+    names = list(chosen)
+    typer.echo("threshold  " + "  ".join(f"{n:>20}" for n in names))
+    typer.echo("base       " + "  ".join(f"{tuning.base[n]:20.3f}" for n in names))
+    for row in tuning.table:
+        mark = " <- chosen" if row["threshold"] == tuning.threshold else ""
+        typer.echo(f"{row['threshold']:<9g}  " + "  ".join(f"{row[n]:20.3f}" for n in names) + mark)
+    (policy / "tuning" / "tuning.json").write_text(json.dumps(tuning.to_json(), indent=2) + "\n")
+    (policy / "tuning" / "tuning.md").write_text(tuning.markdown() + "\n")
+    metadata = {**conditional.metadata, "tuning": {"threshold": tuning.threshold, "margin": margin, "feasible": tuning.feasible}}
+    conditional.replace(threshold=tuning.threshold, metadata=metadata).save(policy)
+    typer.echo(f"threshold {tuning.threshold:g} -> {policy}")
 
 
 @app.command()
@@ -177,13 +237,13 @@ def eval_command(
     """Run one method over named sets: rates with 95% intervals, capability checks, speed."""
     from edshook.evaluation import HELPFUL_SYSTEM_PROMPT, Method, evaluate, markdown_table, write_report
     from edshook.evaluation.suite import harmless_capability
-    from edshook.interventions import EnergySteering
+    from edshook.interventions import load_policy
     from edshook.judges import default_judge
 
     chosen = _eval_sets(sets, limit, data_dir, seed)
     write_record(out, "eval", _settings(locals()), data_ids=[i for s in chosen.values() for i in s.ids])
     runner = _backend(model, backend, dtype)
-    interventions = () if policy is None else (EnergySteering.load(policy, model=runner.spec),)
+    interventions = () if policy is None else (load_policy(policy, model=runner.spec),)
     name = "eds" if policy is not None else "system_prompt" if helpful_system_prompt else "base"
     method = Method(name, interventions, HELPFUL_SYSTEM_PROMPT if helpful_system_prompt else None)
     capability = (
@@ -213,7 +273,7 @@ def compare_command(
 ) -> None:
     """Base, system prompt, refusal-direction ablation, ActAdd, surgical ablation and EDS sweeps: one table, one plot."""
     from edshook.evaluation.suite import compare
-    from edshook.interventions import EnergySteering
+    from edshook.interventions import load_policy
     from edshook.judges import default_judge
 
     chosen = _eval_sets(sets, limit, data_dir, seed)
@@ -221,7 +281,7 @@ def compare_command(
     runner = _backend(model, backend, dtype)
     report = compare(
         runner,
-        EnergySteering.load(policy, model=runner.spec),
+        load_policy(policy, model=runner.spec),
         chosen,
         default_judge(),
         out,
@@ -249,10 +309,12 @@ def _backend(model: str, library: str, dtype: str):
     return make_backend(load_model(model, dtype=getattr(torch, dtype)), library)
 
 
-def _print_layers(trained) -> None:
+def _print_layers(reports) -> None:
+    """One line per layer, from LayerReports or their saved JSON form."""
     typer.echo("layer  val_acc  val_auc  threshold  epochs")
-    for layer, report in sorted(trained.reports.items()):
-        typer.echo(f"{layer:5d}  {report.val_accuracy:7.3f}  {report.val_auc:7.3f}  {report.threshold:9.3f}  {report.epochs:6d}")
+    for layer, report in sorted(reports.items(), key=lambda item: int(item[0])):
+        r = report if isinstance(report, dict) else vars(report)
+        typer.echo(f"{int(layer):5d}  {r['val_accuracy']:7.3f}  {r['val_auc']:7.3f}  {r['threshold']:9.3f}  {r['epochs']:6d}")
 
 def main() -> None:
     app()

@@ -1,5 +1,8 @@
 """The demo behind ``make demo``: the whole EDS pipeline on the embedded model and built-in prompts.
 
+The policy is the default, conditional one: a harmfulness probe sends each prompt to an energy
+that steers towards answering (benign) or towards refusing (harmful).
+
 Every "after" answer comes from a policy that never saw its prompt: the prompts are split in two
 folds by id, a policy is trained on each fold, and each steers the other fold (cross-fitting).
 """
@@ -18,7 +21,7 @@ from edshook.data.prompts import PromptSet, id_hash
 from edshook.interventions import StepSchedule
 from edshook.judges import default_judge, label_counts
 from edshook.models import load_model
-from edshook.training import ActivationSet, TrainConfig, answer_prompts, train_energies
+from edshook.training import ActivationSet, TrainConfig, answer_prompts, train_conditional
 
 __all__ = ["run_demo", "DEMO_SCHEDULE", "DEMO_TRAINING"]
 
@@ -51,12 +54,16 @@ def run_demo(out: Path, *, model: str, library: str, max_new_tokens: int = 24, t
             labels=tuple(labels[i] for i in rows),
             model=backend.spec,
         )
-        print(f"3/4 fold {k + 1}: EBMs on {len(rows)} prompts' states, all {backend.n_layers} layers")
-        trained = train_energies(activations, config=DEMO_TRAINING)
-        policy = trained.policy(top_k, schedule=DEMO_SCHEDULE, activations=activations)
+        print(f"3/4 fold {k + 1}: harmfulness probe and EBMs on {len(rows)} prompts' states")
+        policy = train_conditional(
+            activations, k=top_k, config=DEMO_TRAINING, benign_schedule=DEMO_SCHEDULE, harmful_schedule=DEMO_SCHEDULE
+        )
         policy.save(out / f"policy_fold{k + 1}")
         held_out = (~trained_on).nonzero().flatten().tolist()
-        print(f"4/4 fold {k + 1}: steering layers {list(policy.layers)} on the {len(held_out)} other prompts")
+        parts = ", ".join(
+            f"{name} energy on {list(part.layers)}" for name, part in (("benign", policy.benign), ("harmful", policy.harmful)) if part
+        )
+        print(f"4/4 fold {k + 1}: probe at layer {policy.probe.layer}, {parts}; steering the {len(held_out)} other prompts")
         with backend.steer(policy):
             answers = backend.generate([prompts.texts[i] for i in held_out], max_new_tokens=max_new_tokens)
         after.update(zip(held_out, answers))

@@ -50,7 +50,7 @@ class Explode:
 def hook_count(backend) -> int:
     """Hooks edshook could have left behind: on the bridge's hook points, or torch hooks on the model."""
     if backend.library == "transformer_lens":
-        return sum(len(point._forward_hooks) for point in backend.bridge.hook_dict.values())
+        return sum(len(point._forward_hooks) + len(point.fwd_hooks) for point in backend.bridge.hook_dict.values())
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in backend.loaded.model.modules())
 
 

@@ -202,7 +202,7 @@ class Backend(ABC):
         they run in the order they were attached. Sites are checked against the model first, so
         a wrong layer or a policy made for another model is an error, never a silent no-op.
 
-        Example:
+        Examples:
             >>> with backend.steer(policy, record=True) as handle:  # doctest: +SKIP
             ...     answers = backend.generate(["How do I kill a Python process?"])
             >>> handle.trace.records[0].energy_before  # doctest: +SKIP
@@ -244,7 +244,7 @@ class Backend(ABC):
 
         ``stop_at_eos=False`` always decodes ``max_new_tokens`` tokens (for timing).
 
-        Example:
+        Examples:
             >>> backend.generate(["How do I kill a Python process?"], max_new_tokens=16)  # doctest: +SKIP
         """
         answers: list[str] = [""] * len(_check_prompts(prompts))
@@ -312,7 +312,7 @@ class Backend(ABC):
         chat template, where the model decides how to answer. The result is float32 on the CPU,
         with layers in ascending order.
 
-        Example:
+        Examples:
             >>> acts = backend.collect(["How do I kill a Python process?"], layers=[3, 12])  # doctest: +SKIP
             >>> acts.shape  # doctest: +SKIP
             torch.Size([1, 2, 896])

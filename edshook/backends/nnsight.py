@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 from torch import Tensor
 
 from edshook.backends.base import Backend
@@ -14,7 +16,7 @@ __all__ = ["NnsightBackend"]
 class NnsightBackend(Backend):
     """Runs a model through ``nnsight.LanguageModel``; each forward pass is one trace.
 
-    Example:
+    Examples:
         >>> backend = NnsightBackend(load_model())  # doctest: +SKIP
         >>> backend.lm.model.layers[3]  # doctest: +SKIP
     """
@@ -25,7 +27,11 @@ class NnsightBackend(Backend):
         from nnsight import LanguageModel
 
         super().__init__(loaded, chat=chat)
-        self.lm = LanguageModel(loaded.model, tokenizer=loaded.tokenizer)
+        with warnings.catch_warnings():
+            # nnsight 0.8 marks LanguageModel deprecated in favour of a class that loads by repo id;
+            # wrapping an already loaded model still needs LanguageModel.
+            warnings.filterwarnings("ignore", message="LanguageModel is deprecated")
+            self.lm = LanguageModel(loaded.model, tokenizer=loaded.tokenizer)
 
     def _address(self, site: Site) -> str:
         return f"model.layers[{site.layer}].input"

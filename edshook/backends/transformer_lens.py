@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from torch import Tensor
 
@@ -19,7 +20,7 @@ class TransformerLensBackend(Backend):
     Booting the bridge rewires the loaded model in place (its blocks become bridge components and
     its attention switches to eager), so give this backend a model of its own.
 
-    Example:
+    Examples:
         >>> backend = TransformerLensBackend(load_model())  # doctest: +SKIP
         >>> backend.bridge.hook_dict["blocks.3.hook_resid_pre"]  # doctest: +SKIP
     """
@@ -38,7 +39,7 @@ class TransformerLensBackend(Backend):
             device=self.device,
             dtype=loaded.model.dtype,
         )
-        self._hooks: dict[Site, object] = {}
+        self._hooks: dict[Site, tuple[Any, Any]] = {}  # site -> (HookPoint, LensHandle)
 
     def _address(self, site: Site) -> str:
         return f"blocks.{site.layer}.hook_{site.kind}"
@@ -49,10 +50,12 @@ class TransformerLensBackend(Backend):
     def _sync(self) -> None:
         active = set(self._active_sites())
         for site in [site for site in self._hooks if site not in active]:
-            self._hooks.pop(site).hook.remove()  # type: ignore[attr-defined]
+            point, handle = self._hooks.pop(site)
+            handle.hook.remove()
+            point.fwd_hooks = [h for h in point.fwd_hooks if h is not handle]  # TransformerLens's own list
         for site in active - self._hooks.keys():
             point = self.bridge.hook_dict[self._address(site)]
-            self._hooks[site] = point.add_hook(self._hook_for(site))
+            self._hooks[site] = (point, point.add_hook(self._hook_for(site)))
 
     def _hook_for(self, site: Site):
         def hook(hidden: Tensor, hook: object) -> Tensor:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-import torch
 from jaxtyping import Float
 from torch import Tensor
 
@@ -20,7 +19,7 @@ class DirectionalAblation:
     Ablating at the input of every block (Arditi et al. 2024 ablate every write to the stream)
     keeps each block from reading the direction.
 
-    Example:
+    Examples:
         >>> ablate = DirectionalAblation(torch.ones(4), layers=range(2))
         >>> [site.layer for site in ablate.sites]
         [0, 1]

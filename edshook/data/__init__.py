@@ -1,6 +1,6 @@
 """Named benchmark prompt sets with stable ids, and leak-free splits of them.
 
-Example:
+Examples:
     >>> from edshook.data import load_set, standard_splits
     >>> hard = load_set("or_bench_hard", "/data")  # doctest: +SKIP
     >>> parts = standard_splits("/data", seed=0)  # doctest: +SKIP

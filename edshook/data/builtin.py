@@ -27,7 +27,7 @@ __all__ = ["Keep", "SetSpec", "BUILTIN_SETS"]
 class Keep:
     """A row filter: keep rows whose ``column`` value passes ``test``.
 
-    Example:
+    Examples:
         >>> Keep("FunctionalCategory", lambda v: v == "standard").test("standard")
         True
     """

@@ -95,7 +95,7 @@ _ORDINARY = (
 def demo_prompts() -> PromptSet:
     """The demo's built-in prompts: 40 benign-but-scary, 24 harmful, 8 ordinary.
 
-    Example:
+    Examples:
         >>> len(demo_prompts())
         72
     """

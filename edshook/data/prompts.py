@@ -17,7 +17,7 @@ def id_hash(seed: int, prompt_id: str) -> float:
 
     Splits and samples rank prompts by this value, so adding prompts never moves others.
 
-    Example:
+    Examples:
         >>> 0.0 <= id_hash(0, "advbench:0001") < 1.0
         True
     """
@@ -36,7 +36,7 @@ class Prompt:
         source: Name of the set it was loaded from.
         category: The source's category label, if it has one.
 
-    Example:
+    Examples:
         >>> Prompt("advbench:0000", "Say hi", harmful=True, source="advbench").id
         'advbench:0000'
     """
@@ -52,7 +52,7 @@ class Prompt:
 class PromptSet:
     """An ordered, named, immutable collection of prompts with unique ids.
 
-    Example:
+    Examples:
         >>> s = PromptSet("toy", (Prompt("toy:0", "Hi", False, "toy"),))
         >>> len(s), s.texts
         (1, ('Hi',))
@@ -87,7 +87,7 @@ class PromptSet:
     def concat(cls, name: str, sets: Sequence[PromptSet]) -> PromptSet:
         """One set holding the prompts of ``sets`` in order; a repeated id is an error.
 
-        Example:
+        Examples:
             >>> PromptSet.concat("both", [PromptSet("a", ()), PromptSet("b", ())]).name
             'both'
         """
@@ -96,7 +96,7 @@ class PromptSet:
     def head(self, n: int) -> PromptSet:
         """The first ``n`` prompts, for quick runs.
 
-        Example:
+        Examples:
             >>> PromptSet("toy", ()).head(3).prompts
             ()
         """
@@ -109,7 +109,7 @@ class PromptSet:
 
         The choice depends only on the ids and the seed, not on the order or on other prompts.
 
-        Example:
+        Examples:
             >>> PromptSet("toy", ()).sample(2, seed=1).prompts
             ()
         """

@@ -50,7 +50,7 @@ _EDGE = set(string.punctuation + string.whitespace)
 def normalise(text: str) -> str:
     """A comparison key for de-duplication: casefolded, one space between words, no edge punctuation.
 
-    Example:
+    Examples:
         >>> normalise("  How do I  bake BREAD?! ")
         'how do i bake bread'
     """
@@ -70,7 +70,7 @@ def deduplicate(sets: Sequence[PromptSet]) -> list[PromptSet]:
     set: its ground truth is ambiguous, and either copy would put label noise into training or
     into the benchmark. Sets keep their names and may come back empty.
 
-    Example:
+    Examples:
         >>> a = PromptSet("a", (Prompt("a:0", "Hi!", False, "a"),))
         >>> b = PromptSet("b", (Prompt("b:0", "hi", False, "b"),))
         >>> [len(s) for s in deduplicate([a, b])]
@@ -100,7 +100,7 @@ def split(
 
     Parts are named ``"<set>/<part>"`` and keep set order.
 
-    Example:
+    Examples:
         >>> s = PromptSet("toy", tuple(Prompt(f"toy:{i}", f"q{i}", False, "toy") for i in range(50)))
         >>> sum(len(part) for part in split(s, seed=1).values())
         50
@@ -129,7 +129,7 @@ def _edges(fractions: Mapping[str, float]) -> tuple[list[str], list[float]]:
 def check_disjoint(a: PromptSet, b: PromptSet) -> None:
     """Raise :class:`DataError` if ``a`` and ``b`` share an id or a normalised text.
 
-    Example:
+    Examples:
         >>> a = PromptSet("a", (Prompt("x:0", "Hi", False, "a"),))
         >>> check_disjoint(a, PromptSet("b", ()))
     """
@@ -146,7 +146,7 @@ def check_disjoint(a: PromptSet, b: PromptSet) -> None:
 def assert_disjoint(*sets: PromptSet) -> None:
     """Raise :class:`DataError` unless every pair of ``sets`` is disjoint by id and by text.
 
-    Example:
+    Examples:
         >>> assert_disjoint(PromptSet("a", ()), PromptSet("b", ()), PromptSet("c", ()))
     """
     for a, b in combinations(sets, 2):
@@ -161,7 +161,7 @@ def standard_splits(
     ``harmless_cap`` limits the Alpaca prompts taken into the pools (``None`` takes all 18,793),
     so generic instructions do not swamp the over-refusal prompts.
 
-    Example:
+    Examples:
         >>> parts = standard_splits("/data")  # doctest: +SKIP
         >>> sorted(parts)  # doctest: +SKIP
         ['test', 'train', 'val']

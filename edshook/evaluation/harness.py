@@ -84,7 +84,7 @@ def evaluate(
 ) -> MethodResult:
     """Answer every set greedily under ``method``, judge refusals, and measure capability.
 
-    Example:
+    Examples:
         >>> result = evaluate(backend, Method("base"), {"jbb_benign": load_set("jbb_benign")}, default_judge())  # doctest: +SKIP
         >>> result.rates["jbb_benign"].rate  # doctest: +SKIP
     """

@@ -13,7 +13,7 @@ __all__ = ["Rate", "wilson_interval", "rate"]
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
     """The Wilson score interval of a binomial proportion (95% by default).
 
-    Example:
+    Examples:
         >>> tuple(round(x, 3) for x in wilson_interval(8, 10))
         (0.49, 0.943)
     """

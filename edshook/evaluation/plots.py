@@ -36,7 +36,8 @@ def plot_tradeoff(
         by_name.setdefault(entry["method"], []).append(entry)
     colours = plt.get_cmap("tab10").colors
     figure, axes = plt.subplots(figsize=(8, 5.5))
-    for colour, (name, group) in zip(colours, by_name.items()):
+    for index, (name, group) in enumerate(by_name.items()):
+        colour = colours[index % len(colours)]
         group = sorted(group, key=lambda e: e["strength"] or 0.0)
         xs, ys = zip(*map(point, group))
         if len(group) == 1:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from torch import Tensor
@@ -22,33 +22,49 @@ from edshook.data import PromptSet, load_set, standard_splits
 from edshook.evaluation.harness import Capability, MethodResult, evaluate, write_report
 from edshook.evaluation.methods import HELPFUL_SYSTEM_PROMPT, Method
 from edshook.evaluation.plots import plot_tradeoff
+from edshook.interventions import ConditionalSteering, EnergySteering, StepSchedule
 from edshook.judges import Judge
-from edshook.interventions import EnergySteering, StepSchedule
 
 __all__ = [
     "BENCHMARK_SETS",
     "Directions",
     "baseline_methods",
+    "VALIDATION_SETS",
     "benchmark_sets",
+    "conditional_methods",
     "compare",
     "eds_methods",
     "fit_directions",
     "harmless_capability",
     "safe_summary",
+    "validation_sets",
 ]
 
 BENCHMARK_SETS = ("or_bench_hard_test", "jbb_benign", "or_bench_toxic_test", "jbb_harmful", "harmbench_test")
 """Test-only sets: benign-but-scary and benign first, then harmful."""
 
 
+VALIDATION_SETS = ("or_bench_hard_val", "or_bench_toxic_val", "advbench_val")
+"""Validation parts, for choosing settings (never the test parts)."""
+
+
 def benchmark_sets(data_dir: Path | None, *, limit: int | None = None, seed: int = 0) -> dict[str, PromptSet]:
     """The test parts of the standard splits, by source, never trained on; ``limit`` samples each."""
-    test = standard_splits(data_dir, seed=seed)["test"]
-    sources = {"or_bench_hard_test": "or_bench_hard", "jbb_benign": "jbb_benign", "or_bench_toxic_test": "or_bench_toxic",
-               "jbb_harmful": "jbb_harmful", "harmbench_test": "harmbench_test"}
+    sources = ("or_bench_hard", "jbb_benign", "or_bench_toxic", "jbb_harmful", "harmbench_test")
+    return _by_source(data_dir, "test", dict(zip(BENCHMARK_SETS, sources)), limit, seed)
+
+
+def validation_sets(data_dir: Path | None, *, limit: int | None = None, seed: int = 0) -> dict[str, PromptSet]:
+    """The validation parts of OR-Bench-Hard, OR-Bench-Toxic and AdvBench, for tuning; ``limit`` samples each."""
+    sources = ("or_bench_hard", "or_bench_toxic", "advbench")
+    return _by_source(data_dir, "val", dict(zip(VALIDATION_SETS, sources)), limit, seed)
+
+
+def _by_source(data_dir: Path | None, part: str, sources: Mapping[str, str], limit: int | None, seed: int) -> dict[str, PromptSet]:
+    prompts = standard_splits(data_dir, seed=seed)[part]
     sets = {}
     for name, source in sources.items():
-        chosen = PromptSet(name, tuple(p for p in test if p.source == source))
+        chosen = PromptSet(name, tuple(p for p in prompts if p.source == source))
         sets[name] = chosen.sample(limit, seed) if limit is not None else chosen
     return sets
 
@@ -142,6 +158,23 @@ def eds_methods(
     return methods + [method(f"{prefix}_steps", 1.0, k, k) for k in step_counts]
 
 
+def conditional_methods(policy: ConditionalSteering, *, thresholds: Sequence[float] = (0.35, 0.5, 0.65, 0.8, 0.9)) -> list[Method]:
+    """The conditional policy and its ablations, each a curve over the probe threshold:
+
+    - ``eds_conditional``: benign prompts steered towards answering, harmful ones towards refusing;
+    - ``eds_probe_gated``: the same without the harmful part (harmful prompts left alone);
+    - ``eds_benign_energy``: the benign energy on every prompt, no probe (one point).
+    """
+    settings = {"probe_layer": policy.probe.layer, "benign_layers": list(policy.benign.layers),
+                "harmful_layers": list(policy.harmful.layers) if policy.harmful is not None else None,
+                "benign_schedule": asdict(policy.benign.schedule)}
+    methods = [
+        Method(name, (variant.replace(threshold=t),), strength=t, settings=settings)
+        for name, variant in (("eds_conditional", policy), ("eds_probe_gated", policy.replace(harmful=None)))
+        for t in thresholds
+    ]
+    return methods + [Method("eds_benign_energy", (policy.benign,), settings=settings)]
+
 
 def safe_summary(results: Sequence[MethodResult], *, benign: str, harmful: Sequence[str], margin: float = 0.02) -> dict:
     """Per method: the best compliance on ``benign`` among its settings whose refusal on every
@@ -163,24 +196,41 @@ def safe_summary(results: Sequence[MethodResult], *, benign: str, harmful: Seque
 
 def compare(
     backend: Backend,
-    policy: EnergySteering,
+    policy: EnergySteering | ConditionalSteering,
     sets: Mapping[str, PromptSet],
     judge: Judge,
     out: Path,
     *,
     data_dir: Path | None,
+    reference: EnergySteering | None = None,
+    thresholds: Sequence[float] = (0.35, 0.5, 0.8, 0.9),
+    only: Collection[str] | None = None,
     harmless: int = 48,
     max_new_tokens: int = 24,
     batch_size: int = 32,
     header: Mapping[str, object] | None = None,
 ) -> dict:
     """Every baseline and the EDS sweeps over ``sets``: ``report.json``, ``report.md`` and
-    ``tradeoff.png`` in ``out``. Directions come from the standard train and val parts only."""
+    ``tradeoff.png`` in ``out``. Directions come from the standard train and val parts only.
+
+    A conditional ``policy`` is swept over ``thresholds`` and its own threshold, with its
+    ablations; a single-energy policy (``policy`` itself, or ``reference`` next to a conditional
+    one) over step size, plain and energy-gated. ``only`` keeps the methods of those names.
+    """
     started = time.perf_counter()
     capability = harmless_capability(backend, data_dir, harmless, max_new_tokens=max_new_tokens, batch_size=batch_size)
     directions = fit_directions(backend, data_dir)
     methods = baseline_methods(directions, backend.n_layers)
-    methods += eds_methods(policy, step_counts=(1, 10)) + eds_methods(policy, step_sizes=(2.0, 4.0, 8.0), gated=True)
+    single = policy if isinstance(policy, EnergySteering) else reference
+    if single is not None:
+        methods += eds_methods(single) + eds_methods(single, step_sizes=(2.0, 4.0, 8.0), gated=True)
+    if isinstance(policy, ConditionalSteering):
+        methods += conditional_methods(policy, thresholds=sorted({*thresholds, policy.threshold}))
+    if only is not None:
+        unknown = set(only) - {method.name for method in methods}
+        if unknown:
+            raise ValueError(f"No method named {sorted(unknown)}; choose from {sorted({m.name for m in methods})}.")
+        methods = [method for method in methods if method.name in only]
     results = []
     for method in methods:
         result = evaluate(
@@ -196,6 +246,7 @@ def compare(
         **(header or {}),
         "max_new_tokens": max_new_tokens,
         "policy_layers": list(policy.layers),
+        "policy_kind": type(policy).__name__,
         "refusal_direction": {"layer": directions.refusal.layer, "position": directions.refusal.position},
         "harmless_prompts": len(capability.prompts),
         "summary": safe_summary(results, benign=benign[0], harmful=harmful),

@@ -22,7 +22,7 @@ class NormConstraint:
         project_out: Directions ``[k, d_model]`` the step may not move along (e.g. a harmfulness
             direction to keep unchanged); removed from the gradient before normalising.
 
-    Example:
+    Examples:
         >>> NormConstraint(max_relative_move=0.1)
         NormConstraint(normalize=True, max_move=None, max_relative_move=0.1, project_out=None)
     """

@@ -26,7 +26,7 @@ class EnergyModel(nn.Module):
         dropout: Dropout probability during training (steering always runs in eval mode).
         threshold: Energy below which a state counts as desirable; set by calibration.
 
-    Example:
+    Examples:
         >>> ebm = EnergyModel(896, hidden=(64,))
         >>> ebm(torch.zeros(3, 896)).shape
         torch.Size([3])

@@ -20,7 +20,7 @@ class StepSchedule:
         gated: Stop a state's descent once its energy is below its layer's calibrated threshold,
             and never move a state that starts below it (energy-gated steering).
 
-    Example:
+    Examples:
         >>> StepSchedule(steps=3, step_size=1.0, decay=0.5).sizes()
         (1.0, 0.5, 0.25)
     """

@@ -32,7 +32,7 @@ def check_layers(layers: Sequence[int], n_layers: int) -> tuple[int, ...]:
 class LayerSelector:
     """Chooses decoder blocks: an explicit list, a relative depth range, or the top k by a score.
 
-    Example:
+    Examples:
         >>> LayerSelector.depth(0.25, 0.5).resolve(24)
         (6, 7, 8, 9, 10, 11)
         >>> LayerSelector.top_k({3: 0.9, 5: 0.7, 8: 0.95}, k=2).resolve(24)
@@ -88,7 +88,7 @@ class PositionSelector:
 
     Padding positions are never selected.
 
-    Example:
+    Examples:
         >>> PositionSelector(prompt="last", generated=True)
         PositionSelector(prompt='last', generated=True)
     """

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from collections.abc import Mapping
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from edshook.errors import PolicyError, PolicyMismatchError
 from edshook.interventions.constraints import NormConstraint
 from edshook.interventions.energy import EnergyModel, energy_and_grad
+from edshook.interventions.files import POLICY_FORMAT, POLICY_JSON, json_fields, read_record, sha256
 from edshook.interventions.protocol import EnergyRecord, ModelSpec, Site, SiteCall
 from edshook.interventions.schedule import StepSchedule
 from edshook.interventions.selectors import PositionSelector
 
-__all__ = ["EnergySteering", "Descent", "POLICY_FORMAT"]
+__all__ = ["EnergySteering", "Descent"]
 
-POLICY_FORMAT = 1
-_POLICY_JSON = "policy.json"
 _WEIGHTS = "energies.safetensors"
 
 
@@ -51,7 +49,7 @@ class EnergySteering(nn.Module):
         model: The model the energies were trained on; attaching to another one is an error.
         metadata: Anything worth keeping with the policy (training data ids, metrics).
 
-    Example:
+    Examples:
         >>> policy = EnergySteering({12: EnergyModel(896, hidden=(64,))}, schedule=StepSchedule(steps=3))
         >>> policy.layers
         (12,)
@@ -157,8 +155,16 @@ class EnergySteering(nn.Module):
             after = torch.full_like(before, float("nan"))
         return Descent(current, before, after, n_steps, nonfinite)
 
-    def forward(self, hidden: Float[Tensor, "batch pos d_model"], call: SiteCall) -> Float[Tensor, "batch pos d_model"]:
+    def forward(
+        self,
+        hidden: Float[Tensor, "batch pos d_model"],
+        call: SiteCall,
+        rows: Bool[Tensor, " batch"] | None = None,
+    ) -> Float[Tensor, "batch pos d_model"]:
+        """Steer the selected positions, of every row or only of ``rows``."""
         mask = self.positions.mask(call)
+        if rows is not None:
+            mask = mask & rows.to(mask.device)[:, None]
         if not bool(mask.any()) or self.schedule.steps == 0:
             return hidden
         rows, cols = mask.nonzero(as_tuple=True)
@@ -219,10 +225,10 @@ class EnergySteering(nn.Module):
             "schedule": asdict(self.schedule),
             "constraint": self.constraint.to_json(),
             "positions": asdict(self.positions),
-            "weights_sha256": _sha256(weights),
+            "weights_sha256": sha256(weights),
             "metadata": self.metadata,
         }
-        (folder / _POLICY_JSON).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        (folder / POLICY_JSON).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         return folder
 
     @classmethod
@@ -232,12 +238,12 @@ class EnergySteering(nn.Module):
         Only JSON and safetensors are read: nothing is unpickled.
         """
         folder = Path(folder)
-        record = _read_record(folder)
+        record = read_record(folder, "energy_steering")
         weights = folder / _WEIGHTS
         if not weights.is_file():
-            raise PolicyError(f"{weights} is missing: a policy folder holds {_POLICY_JSON} and {_WEIGHTS}.")
-        if _sha256(weights) != record.get("weights_sha256"):
-            raise PolicyError(f"{weights} does not match the checksum in {_POLICY_JSON}: the policy is corrupted.")
+            raise PolicyError(f"{weights} is missing: a policy folder holds {POLICY_JSON} and {_WEIGHTS}.")
+        if sha256(weights) != record.get("weights_sha256"):
+            raise PolicyError(f"{weights} does not match the checksum in {POLICY_JSON}: the policy is corrupted.")
         try:
             tensors = load_file(str(weights))
             layers = record["layers"]
@@ -245,53 +251,24 @@ class EnergySteering(nn.Module):
                 raise ValueError("'layers' must list exactly the layers of 'energies'")
             energies = {}
             for layer in layers:
-                energy = EnergyModel(**_fields(record["energies"][str(layer)], ("d_model", "hidden", "dropout")))
+                energy = EnergyModel(**json_fields(record["energies"][str(layer)], ("d_model", "hidden", "dropout")))
                 prefix = f"{layer}."
                 energy.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
                 energies[int(layer)] = energy.eval()
             model_record = record["model"]
             policy = cls(
                 energies,
-                schedule=StepSchedule(**_fields(record["schedule"], StepSchedule)),
+                schedule=StepSchedule(**json_fields(record["schedule"], StepSchedule)),
                 constraint=NormConstraint(
-                    **_fields(record["constraint"], ("normalize", "max_move", "max_relative_move")),
+                    **json_fields(record["constraint"], ("normalize", "max_move", "max_relative_move")),
                     project_out=tensors.get("constraint.project_out"),
                 ),
-                positions=PositionSelector(**_fields(record["positions"], PositionSelector)),
-                model=None if model_record is None else ModelSpec(**_fields(model_record, ModelSpec)),
-                metadata=_fields(record.get("metadata", {}), None),
+                positions=PositionSelector(**json_fields(record["positions"], PositionSelector)),
+                model=None if model_record is None else ModelSpec(**json_fields(model_record, ModelSpec)),
+                metadata=json_fields(record.get("metadata", {}), None),
             )
         except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise PolicyError(f"{folder / _POLICY_JSON} is malformed: {err}") from err
+            raise PolicyError(f"{folder / POLICY_JSON} is malformed: {err}") from err
         if model is not None:
             policy.check_model(model)
         return policy
-
-
-def _fields(value: Any, expected: Any) -> dict:
-    """``value`` as keyword arguments: a JSON object with exactly the expected keys (any keys if None)."""
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a JSON object, got {value!r}")
-    names = expected if isinstance(expected, tuple) or expected is None else tuple(f.name for f in fields(expected))
-    if names is not None and set(value) != set(names):
-        raise KeyError(f"expected the keys {sorted(names)}, got {sorted(value)}")
-    return value
-
-
-def _read_record(folder: Path) -> dict:
-    path = folder / _POLICY_JSON
-    if not path.is_file():
-        raise PolicyError(f"No policy at {folder}: {_POLICY_JSON} is missing. Fix: point to a folder written by `edshook train`.")
-    try:
-        record = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise PolicyError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(record, dict) or record.get("kind") != "energy_steering":
-        raise PolicyError(f"{path} is not an edshook energy-steering policy.")
-    if record.get("format") != POLICY_FORMAT:
-        raise PolicyError(f"{path} has format {record.get('format')!r}; this edshook reads format {POLICY_FORMAT}.")
-    return record
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -1,6 +1,6 @@
 """Refusal judges and outcome labels.
 
-Example:
+Examples:
     >>> from edshook.judges import default_judge, label_all, label_counts
     >>> refused = default_judge()(["I'm sorry, but I can't assist with that.", "Sure, here it is."])
     >>> label_counts(label_all([True, False], refused))

@@ -58,7 +58,7 @@ def load_model(
         device: Where to put the model.
         attn_implementation: Passed to transformers (``"eager"``, ``"sdpa"``); ``None`` keeps its default.
 
-    Example:
+    Examples:
         >>> loaded = load_model("qwen2.5-coder-0.5b-instruct")  # doctest: +SKIP
         >>> loaded.n_layers, loaded.d_model  # doctest: +SKIP
         (24, 896)

@@ -2,8 +2,16 @@
 
 from edshook.training.activations import ActivationSet
 from edshook.training.collect import Answer, answer_prompts, collect_labelled
+from edshook.training.conditional import ProbeReport, TrainedProbes, train_conditional, train_probes
 from edshook.training.losses import info_nce, logistic
-from edshook.training.trainer import LayerReport, TrainConfig, TrainedEnergies, calibrate, train_energies
+from edshook.training.trainer import (
+    LayerReport,
+    TrainConfig,
+    TrainedEnergies,
+    calibrate,
+    train_energies,
+    validation_rows,
+)
 
 __all__ = [
     "ActivationSet",
@@ -17,4 +25,9 @@ __all__ = [
     "info_nce",
     "logistic",
     "train_energies",
+    "train_conditional",
+    "train_probes",
+    "validation_rows",
+    "ProbeReport",
+    "TrainedProbes",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -56,6 +56,21 @@ class ActivationSet:
     def desirable(self) -> Bool[Tensor, " prompt"]:
         """True where the model's answer was good (helpful or a safe refusal)."""
         return torch.tensor([label.desirable for label in self.labels], dtype=torch.bool)
+
+    @property
+    def harmful(self) -> Bool[Tensor, " prompt"]:
+        """True where the prompt itself is harmful (safe reject or jailbreak), whatever the answer."""
+        return torch.tensor([label.harmful for label in self.labels], dtype=torch.bool)
+
+    def subset(self, rows: Bool[Tensor, " prompt"]) -> ActivationSet:
+        """The prompts where ``rows`` is True, e.g. ``acts.subset(~acts.harmful)``."""
+        keep = rows.tolist()
+        return replace(
+            self,
+            states=self.states[rows],
+            ids=tuple(i for i, k in zip(self.ids, keep) if k),
+            labels=tuple(label for label, k in zip(self.labels, keep) if k),
+        )
 
     def layer(self, layer: int) -> Float[Tensor, "prompt d_model"]:
         if layer not in self.layers:

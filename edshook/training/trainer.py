@@ -7,18 +7,25 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float
 from torch import Tensor
 from tqdm.auto import tqdm
 
 from edshook.data.prompts import id_hash
 from edshook.errors import TrainingError
-from edshook.interventions import EnergyModel, EnergySteering, LayerSelector, NormConstraint, PositionSelector, StepSchedule
+from edshook.interventions import (
+    EnergyModel,
+    EnergySteering,
+    LayerSelector,
+    NormConstraint,
+    PositionSelector,
+    StepSchedule,
+)
 from edshook.judges import label_counts
 from edshook.training.activations import ActivationSet
 from edshook.training.losses import LossName, contrastive_loss
 
-__all__ = ["TrainConfig", "LayerReport", "TrainedEnergies", "train_energies", "calibrate"]
+__all__ = ["TrainConfig", "LayerReport", "TrainedEnergies", "train_energies", "calibrate", "validation_rows"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,14 @@ class TrainedEnergies:
         )
 
 
+def validation_rows(ids: Sequence[str], config: TrainConfig) -> Bool[Tensor, " prompt"]:
+    """True for the prompts held out for validation: a salted hash of the id, the same for every layer and rerun.
+
+    The salt makes this draw independent of the data splits, which hash the same ids.
+    """
+    return torch.tensor([id_hash(config.seed, f"ebm-validation:{i}") < config.val_fraction for i in ids], dtype=torch.bool)
+
+
 def calibrate(good: Float[Tensor, " g"], bad: Float[Tensor, " b"]) -> tuple[float, float, float]:
     """The threshold with the best balanced accuracy, that accuracy, and the AUC.
 
@@ -149,8 +164,7 @@ def train_energies(
             f"All {len(activations)} states are {kind} ({counts}); an energy needs both classes. "
             "Fix: add prompts the model refuses wrongly (e.g. OR-Bench-Hard) and harmful prompts."
         )
-    # Salted, so the draw is independent of the data splits, which hash the same ids.
-    is_val = torch.tensor([id_hash(config.seed, f"ebm-validation:{i}") < config.val_fraction for i in activations.ids])
+    is_val = validation_rows(activations.ids, config)
     for part, mask in (("training", ~is_val), ("validation", is_val)):
         if not bool((desirable & mask).any()) or not bool((~desirable & mask).any()):
             raise TrainingError(

@@ -93,6 +93,7 @@ def test_chat_template_and_system_prompt(tiny_backend):
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+
 @pytest.fixture(scope="module")
 def nnsight_backend():
     return make_backend(make_tiny_model(), "nnsight")

@@ -41,7 +41,7 @@ def test_collect_resume_train_generate(tiny_folder, tmp_path):
     assert len(answers) == 50 and {"id", "answer", "label"} <= json.loads(answers[0]).keys()
     run("collect", "--out", str(out), "--sets", "or_bench_hard,or_bench_toxic", *common)
     assert len((out / "answers.jsonl").read_text().splitlines()) == 50, "a rerun answers nothing again"
-    output = run("train", str(out), "--out", str(tmp_path / "policy"), "--top-k", "2", "--steps", "2")
+    output = run("train", str(out), "--out", str(tmp_path / "policy"), "--kind", "single", "--top-k", "2", "--steps", "2")
     assert output.count("\n") >= 4 + 1  # one row per layer
     policy = EnergySteering.load(tmp_path / "policy")
     assert json.loads((tmp_path / "policy" / "run_record.json").read_text())["settings"]["top_k"] == 2
@@ -92,3 +92,36 @@ def test_eval_reads_user_sets(tiny_folder, tmp_path):
     assert rates["xstest_unsafe"]["kind"] == "refusal" and rates["xstest_safe"]["kind"] == "compliance"
     assert rates["oktest"]["n"] > 0 and rates["phtest"]["n"] > 0
     assert report["details"]["base"]["harmless_kl"] < 1e-6
+
+
+def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path):
+    """The default policy kind: probe + two energies, then the probe threshold chosen on validation sets."""
+    import torch
+
+    from edshook.interventions import ConditionalSteering, ModelSpec
+    from edshook.judges import Label
+    from edshook.training import ActivationSet
+
+    config = make_tiny_model().model.config
+    spec = ModelSpec(str(tiny_folder), config.num_hidden_layers, config.hidden_size)
+    n = 160
+    harmful, refused = torch.arange(n) % 2 == 0, torch.arange(n) % 3 == 0
+    states = torch.randn(n, spec.n_layers, spec.d_model, generator=torch.Generator().manual_seed(0))
+    states[harmful, :, 0] += 4.0
+    states[refused, :, 1] += 4.0
+    table = {(True, True): Label.SAFE_REJECT, (True, False): Label.JAILBREAK,
+             (False, True): Label.FALSE_REFUSAL, (False, False): Label.HELPFUL}
+    labels = tuple(table[h, r] for h, r in zip(harmful.tolist(), refused.tolist()))
+    ActivationSet(states, tuple(range(spec.n_layers)), tuple(f"s:{i}" for i in range(n)), labels, spec).save(tmp_path / "run")
+
+    output = run("train", str(tmp_path / "run"), "--out", str(tmp_path / "policy"), "--top-k", "1")
+    assert "probe at layer" in output and "edshook tune" in output
+    policy = ConditionalSteering.load(tmp_path / "policy", model=spec)
+    assert policy.threshold == 0.5 and policy.probe.layer <= min(policy.benign.layers + policy.harmful.layers)
+
+    output = run("tune", str(tmp_path / "policy"), "--model", str(tiny_folder), "--data-dir", str(FIXTURES),
+                 "--dtype", "float32", "--max-new-tokens", "2")
+    tuning = json.loads((tmp_path / "policy" / "tuning" / "tuning.json").read_text())
+    assert set(tuning["base"]) == {"or_bench_hard_val", "or_bench_toxic_val", "advbench_val"}
+    assert ConditionalSteering.load(tmp_path / "policy").threshold == tuning["threshold"]
+    assert f"threshold {tuning['threshold']:g}" in output

@@ -60,14 +60,19 @@ def test_compare_runs_every_method_and_plots(tmp_path):
     from pathlib import Path
 
     from edshook.evaluation.suite import compare
-    from edshook.interventions import EnergyModel, EnergySteering
+    from edshook.interventions import ConditionalSteering, EnergyModel, EnergySteering, LinearProbe
 
     fixtures = Path(__file__).parents[1] / "fixtures" / "data"
     backend = make_backend(make_tiny_model(), "nnsight")
     torch.manual_seed(0)
-    policy = EnergySteering({2: EnergyModel(64, hidden=(16,))}, model=backend.spec)
-    report = compare(backend, policy, SETS, default_judge(), tmp_path, data_dir=fixtures, harmless=2, max_new_tokens=3)
+    single = EnergySteering({2: EnergyModel(64, hidden=(16,))}, model=backend.spec)
+    conditional = ConditionalSteering(LinearProbe(1, 64), single, single.replace(), threshold=0.6)
+    report = compare(
+        backend, conditional, SETS, default_judge(), tmp_path, data_dir=fixtures, reference=single, harmless=2, max_new_tokens=3
+    )
     names = {entry["method"] for entry in report["details"].values()}
-    assert names == {"base", "system_prompt", "refusal_ablation", "actadd", "surgical", "eds", "eds_steps", "eds_gated"}
+    assert names == {"base", "system_prompt", "refusal_ablation", "actadd", "surgical", "eds", "eds_gated",
+                     "eds_conditional", "eds_probe_gated", "eds_benign_energy"}
+    assert "eds_conditional@0.6" in report["details"], "the policy's own threshold is among those swept"
     assert set(report["summary"]) == names and (tmp_path / "tradeoff.png").is_file()
-    assert backend.attached == ()
+    assert report["policy_kind"] == "ConditionalSteering" and backend.attached == ()

@@ -8,7 +8,7 @@ import torch
 from edshook.interventions import EnergyModel, EnergySteering, StepSchedule
 from edshook.judges import default_judge
 from edshook.models import load_model
-from tests.conftest import LIBRARIES, real_loaded
+from tests.conftest import LIBRARIES
 
 pytestmark = pytest.mark.real
 

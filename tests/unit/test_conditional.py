@@ -1,0 +1,202 @@
+"""Conditional EDS: probe routing, decisions kept across decoding, files, and training on synthetic data."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from edshook.errors import PolicyError, TrainingError
+from edshook.interventions import (
+    ConditionalSteering,
+    EnergyModel,
+    EnergySteering,
+    LinearProbe,
+    ModelSpec,
+    Site,
+    SiteCall,
+    StepSchedule,
+    load_policy,
+)
+from edshook.judges import Label
+from edshook.training import ActivationSet, TrainConfig, train_conditional, train_probes
+from tests.helpers import QuadraticEnergy
+
+SPEC = ModelSpec("tiny", 4, 16)
+
+
+def sign_probe(layer: int) -> LinearProbe:
+    """P(harmful) > 0.5 exactly when coordinate 0 (after layer norm) is positive."""
+    probe = LinearProbe(layer, 16)
+    with torch.no_grad():
+        probe.linear.weight.zero_()
+        probe.linear.weight[0, 0] = 50.0
+    return probe
+
+
+def toward(value: float, layer: int = 2) -> EnergySteering:
+    """One normalised step of size 1 towards the point ``value * ones``."""
+    return EnergySteering({layer: QuadraticEnergy(torch.full((16,), value))}, schedule=StepSchedule(steps=1, step_size=1.0))
+
+
+def call(layer: int, phase: str = "prefill", batch: int = 2, pos: int = 3) -> SiteCall:
+    return SiteCall(Site(layer), phase, 0 if phase == "prefill" else 1, torch.ones(batch, pos, dtype=torch.bool))
+
+
+def test_each_prompt_is_steered_by_the_policy_its_probe_score_selects():
+    policy = ConditionalSteering(sign_probe(1), toward(-10.0), toward(10.0))
+    assert policy.layers == (1, 2)
+    hidden = torch.randn(2, 3, 16)
+    hidden[0, -1, 0], hidden[1, -1, 0] = -5.0, 5.0  # row 0 reads benign, row 1 harmful
+    assert torch.equal(policy(hidden, call(1)), hidden), "the probe layer only reads"
+    steered = policy(hidden, call(2))
+    benign, harmful = toward(-10.0)(hidden, call(2)), toward(10.0)(hidden, call(2))
+    assert torch.allclose(steered[0], benign[0]) and torch.allclose(steered[1], harmful[1])
+    assert policy.last_scores.tolist() == pytest.approx([0.0, 1.0], abs=1e-6)
+    decode = torch.randn(2, 1, 16)
+    decode[0, 0, 0], decode[1, 0, 0] = 5.0, -5.0  # scores flipped, but the prefill decision holds
+    steered = policy(decode, call(2, "decode", pos=1))
+    assert torch.allclose(steered[0], toward(-10.0)(decode, call(2, "decode", pos=1))[0])
+    assert torch.allclose(steered[1], toward(10.0)(decode, call(2, "decode", pos=1))[1])
+
+
+def test_without_a_harmful_policy_harmful_prompts_are_left_alone():
+    policy = ConditionalSteering(sign_probe(2), toward(-10.0))
+    hidden = torch.randn(2, 3, 16)
+    hidden[:, -1, 0] = torch.tensor([-5.0, 5.0])
+    steered = policy(hidden, call(2))
+    assert torch.equal(steered[1], hidden[1]) and not torch.equal(steered[0], hidden[0])
+
+
+def test_threshold_moves_the_boundary():
+    hidden = torch.randn(2, 3, 16)
+    hidden[:, -1, 0] = torch.tensor([-5.0, 5.0])
+    everything_benign = ConditionalSteering(sign_probe(1), toward(-10.0), toward(10.0), threshold=1.0)
+    everything_benign(hidden, call(1))
+    assert torch.allclose(everything_benign(hidden, call(2)), toward(-10.0)(hidden, call(2)))
+
+
+def test_bad_compositions_are_clear_errors():
+    with pytest.raises(PolicyError, match="probe reads layer 3, after the steered layer 2"):
+        ConditionalSteering(sign_probe(3), toward(-1.0))
+    with pytest.raises(PolicyError, match="threshold between 0 and 1"):
+        ConditionalSteering(sign_probe(1), toward(-1.0), threshold=1.5)
+    with pytest.raises(PolicyError, match="different widths"):
+        ConditionalSteering(LinearProbe(1, 8), toward(-1.0))
+    policy = ConditionalSteering(sign_probe(1), toward(-1.0))
+    with pytest.raises(PolicyError, match="no decision for this batch"):
+        policy(torch.randn(2, 3, 16), call(2))
+
+
+def trained_parts() -> tuple[LinearProbe, EnergySteering, EnergySteering]:
+    probe = LinearProbe(1, 16)
+    torch.nn.init.normal_(probe.linear.weight)
+    parts = [
+        EnergySteering({layer: EnergyModel(16, hidden=(8,), threshold=0.1)}, schedule=StepSchedule(steps=2), model=SPEC)
+        for layer in (2, 3)
+    ]
+    return probe, parts[0], parts[1]
+
+
+def test_round_trip_and_load_policy_reads_either_kind(tmp_path):
+    policy = ConditionalSteering(*trained_parts(), threshold=0.7, metadata={"note": "x"})
+    policy.save(tmp_path / "c")
+    loaded = load_policy(tmp_path / "c", SPEC)
+    assert isinstance(loaded, ConditionalSteering) and loaded.threshold == 0.7 and loaded.metadata == {"note": "x"}
+    assert loaded.layers == (1, 2, 3) and loaded.harmful.layers == (3,)
+    h = torch.randn(5, 16)
+    assert torch.equal(loaded.probe(h), policy.probe(h))
+    assert torch.equal(loaded.benign.descend(2, h).states, policy.benign.descend(2, h).states)
+    policy.benign.save(tmp_path / "plain")
+    assert isinstance(load_policy(tmp_path / "plain"), EnergySteering)
+    with pytest.raises(PolicyError, match="not an edshook energy-steering policy"):
+        EnergySteering.load(tmp_path / "c")
+    probe_file = tmp_path / "c" / "probe.safetensors"
+    probe_file.write_bytes(probe_file.read_bytes()[:-3] + b"abc")
+    with pytest.raises(PolicyError, match="checksum"):
+        load_policy(tmp_path / "c")
+
+
+def test_malformed_conditional_record_is_an_error(tmp_path):
+    ConditionalSteering(*trained_parts()).save(tmp_path / "c")
+    record = json.loads((tmp_path / "c" / "policy.json").read_text())
+    record["parts"] = ["harmful"]
+    (tmp_path / "c" / "policy.json").write_text(json.dumps(record))
+    with pytest.raises(PolicyError, match="malformed"):
+        load_policy(tmp_path / "c")
+
+
+def four_labels(n: int = 400, seed: int = 0) -> ActivationSet:
+    """Coordinate 0 carries harmfulness at every layer; coordinate 1 the refusal, at layers 2 and 3."""
+    generator = torch.Generator().manual_seed(seed)
+    harmful = torch.arange(n) % 2 == 0
+    refused = torch.arange(n) % 3 == 0
+    states = torch.randn(n, 4, 16, generator=generator)
+    states[harmful, :, 0] += 4.0
+    states[refused, 2:, 1] += 4.0
+    table = {(True, True): Label.SAFE_REJECT, (True, False): Label.JAILBREAK,
+             (False, True): Label.FALSE_REFUSAL, (False, False): Label.HELPFUL}
+    labels = tuple(table[h, r] for h, r in zip(harmful.tolist(), refused.tolist()))
+    return ActivationSet(states, (0, 1, 2, 3), tuple(f"s:{i}" for i in range(n)), labels, SPEC)
+
+
+def test_probes_learn_the_prompt_ground_truth_not_the_answer():
+    acts = four_labels()
+    probes = train_probes(acts, progress=False)
+    assert all(report.val_accuracy > 0.9 for report in probes.reports.values())
+    assert probes.best(max_layer=0).layer == 0
+    with pytest.raises(TrainingError, match="needs both"):
+        train_probes(acts.subset(acts.harmful), progress=False)
+
+
+def test_train_conditional_trains_each_energy_on_its_own_prompts():
+    acts = four_labels()
+    policy = train_conditional(acts, k=1, config=TrainConfig(hidden=(16,), lr=3e-3, max_epochs=20), progress=False)
+    assert policy.probe.layer <= min(policy.benign.layers + policy.harmful.layers)
+    assert set(policy.benign.layers) | set(policy.harmful.layers) <= {2, 3}, "only layers that carry the refusal"
+    assert policy.benign.metadata["label_counts"]["safe_reject"] == 0
+    assert policy.harmful.metadata["label_counts"]["helpful"] == 0
+    assert set(policy.benign.metadata["train_ids"]).isdisjoint(policy.harmful.metadata["train_ids"])
+
+
+def test_threshold_choice_keeps_harmful_refusal_above_base_by_the_margin():
+    from edshook.evaluation.tuning import choose_threshold
+
+    # Benign prompts score low, harmful high; steering as benign answers everything, as harmful refuses everything.
+    scores = {"benign": torch.tensor([0.1, 0.2, 0.3, 0.7]), "harmful": torch.tensor([0.4, 0.6, 0.8, 0.9])}
+    no, yes = torch.zeros(4, dtype=torch.bool), torch.ones(4, dtype=torch.bool)
+    outcomes = {
+        "benign": {"base": torch.tensor([True, True, False, False]), "benign": no, "harmful": yes},
+        "harmful": {"base": torch.tensor([True, False, False, False]), "benign": no, "harmful": yes},
+    }
+    kinds = {"benign": "compliance", "harmful": "refusal"}
+    tuning = choose_threshold(scores, outcomes, kinds, thresholds=(0.35, 0.5, 0.65, 0.75, 0.85), margin=0.25)
+    assert tuning.base == {"benign": 0.5, "harmful": 0.25}
+    rows = {row["threshold"]: (row["benign"], row["harmful"]) for row in tuning.table}
+    assert rows == {0.35: (0.75, 1.0), 0.5: (0.75, 0.75), 0.65: (0.75, 0.5), 0.75: (1.0, 0.5), 0.85: (1.0, 0.25)}
+    assert tuning.threshold == 0.75 and tuning.feasible, "the most compliant threshold that keeps refusal >= 0.25 + 0.25"
+    with pytest.warns(RuntimeWarning, match="No probe threshold"):
+        strict = choose_threshold(scores, outcomes, kinds, thresholds=(0.5, 0.9), margin=0.9)
+    assert strict.threshold == 0.5 and not strict.feasible
+
+
+def test_conditional_methods_sweep_the_threshold_and_ablate_the_parts():
+    from edshook.evaluation.suite import conditional_methods
+
+    policy = ConditionalSteering(*trained_parts())
+    methods = conditional_methods(policy, thresholds=(0.5, 0.8))
+    assert [m.label for m in methods] == [
+        "eds_conditional@0.5", "eds_conditional@0.8", "eds_probe_gated@0.5", "eds_probe_gated@0.8", "eds_benign_energy",
+    ]
+    assert methods[1].interventions[0].threshold == 0.8 and methods[2].interventions[0].harmful is None
+    assert methods[-1].interventions[0] is policy.benign
+
+
+def test_without_jailbreaks_there_is_no_harmful_energy_and_a_warning_says_so():
+    acts = four_labels()
+    all_refused = tuple(Label.SAFE_REJECT if label.harmful else label for label in acts.labels)
+    acts = ActivationSet(acts.states, acts.layers, acts.ids, all_refused, acts.model)
+    with pytest.warns(RuntimeWarning, match="No harmful energy"):
+        policy = train_conditional(acts, k=1, config=TrainConfig(hidden=(16,), max_epochs=2), progress=False)
+    assert policy.harmful is None and policy.benign.layers
