@@ -77,7 +77,7 @@ def _prompts(split: Optional[str], sets: Optional[str], limit: Optional[int], da
         chosen = PromptSet.concat(",".join(s.name for s in loaded), loaded)
     else:
         raise typer.BadParameter("Give --split (train/val/test of the standard splits) or --sets name,name.")
-    return chosen.sample(limit, seed) if limit is not None else chosen
+    return chosen.sample(limit, seed, stratify=True) if limit is not None else chosen
 
 
 @app.command()

@@ -18,10 +18,11 @@ import torch
 from edshook.backends import make_backend
 from edshook.data.demo import demo_prompts
 from edshook.data.prompts import PromptSet, id_hash
-from edshook.interventions import StepSchedule
+from edshook.errors import TrainingError
+from edshook.interventions import ConditionalSteering, EnergySteering, StepSchedule
 from edshook.judges import default_judge, label_counts
 from edshook.models import load_model
-from edshook.training import ActivationSet, TrainConfig, answer_prompts, train_conditional
+from edshook.training import ActivationSet, TrainConfig, answer_prompts, train_conditional, train_energies
 
 __all__ = ["run_demo", "DEMO_SCHEDULE", "DEMO_TRAINING"]
 
@@ -55,20 +56,35 @@ def run_demo(out: Path, *, model: str, library: str, max_new_tokens: int = 24, t
             model=backend.spec,
         )
         print(f"3/4 fold {k + 1}: harmfulness probe and EBMs on {len(rows)} prompts' states")
-        policy = train_conditional(
-            activations, k=top_k, config=DEMO_TRAINING, benign_schedule=DEMO_SCHEDULE, harmful_schedule=DEMO_SCHEDULE
-        )
+        policy = _train(activations, top_k)
         policy.save(out / f"policy_fold{k + 1}")
         held_out = (~trained_on).nonzero().flatten().tolist()
-        parts = ", ".join(
-            f"{name} energy on {list(part.layers)}" for name, part in (("benign", policy.benign), ("harmful", policy.harmful)) if part
-        )
-        print(f"4/4 fold {k + 1}: probe at layer {policy.probe.layer}, {parts}; steering the {len(held_out)} other prompts")
+        print(f"4/4 fold {k + 1}: {_describe(policy)}; steering the {len(held_out)} other prompts")
         with backend.steer(policy):
             answers = backend.generate([prompts.texts[i] for i in held_out], max_new_tokens=max_new_tokens)
         after.update(zip(held_out, answers))
     refused_after = judge([after[i] for i in range(len(prompts))])
     return _report(prompts, before, after, refused_after, out, time.perf_counter() - started)
+
+
+def _train(activations: ActivationSet, top_k: int) -> EnergySteering | ConditionalSteering:
+    """The default conditional policy; a single energy when a fold has no false refusal to learn from."""
+    try:
+        return train_conditional(
+            activations, k=top_k, config=DEMO_TRAINING, benign_schedule=DEMO_SCHEDULE, harmful_schedule=DEMO_SCHEDULE
+        )
+    except TrainingError as err:
+        print(f"    no conditional policy ({err}); training a single energy instead")
+        trained = train_energies(activations, config=DEMO_TRAINING)
+        return trained.policy(top_k, schedule=DEMO_SCHEDULE, activations=activations)
+
+
+def _describe(policy: EnergySteering | ConditionalSteering) -> str:
+    if isinstance(policy, EnergySteering):
+        return f"single energy on layers {list(policy.layers)}"
+    parts = (("benign", policy.benign), ("harmful", policy.harmful))
+    energies = ", ".join(f"{name} energy on {list(part.layers)}" for name, part in parts if part is not None)
+    return f"probe at layer {policy.probe.layer}, {energies}"
 
 
 def _report(prompts: PromptSet, before, after: dict, refused_after: list[bool], out: Path, seconds: float) -> dict:

@@ -22,9 +22,13 @@ import matplotlib.pyplot as plt
 import torch
 
 FAST = os.environ.get("EDSHOOK_FAST") == "1"
-N_TRAIN = 160 if FAST else 800  # training prompts (the model's own answers)
+N_TRAIN = 160 if FAST else 600  # training prompts (the model's own answers)
 N_VAL = 12 if FAST else 40  # validation prompts per set, to tune the probe threshold
 N_TEST = 12 if FAST else 40  # test prompts per set
+
+import transformers
+
+transformers.logging.disable_progress_bar()  # keep the notebook output to what matters
 
 # %% [markdown]
 # ## Train the policy, tune its threshold, fit the refusal direction
@@ -44,7 +48,7 @@ from edshook.training import collect_labelled, train_conditional
 backend = make_backend(load_model("qwen2.5-coder-0.5b-instruct", dtype=torch.bfloat16), "nnsight")
 judge = default_judge()
 parts = standard_splits()
-activations = collect_labelled(backend, parts["train"].sample(N_TRAIN), judge, "runs/quickstart", progress=False)
+activations = collect_labelled(backend, parts["train"].sample(N_TRAIN, stratify=True), judge, "runs/quickstart", progress=False)
 policy = train_conditional(activations, progress=False)
 tuning = tune_threshold(backend, policy, validation_sets(None, limit=N_VAL), judge, progress=False)
 policy = policy.replace(threshold=tuning.threshold)

@@ -104,10 +104,13 @@ class PromptSet:
             raise ValueError(f"head needs n >= 0, got {n}")
         return PromptSet(self.name, self.prompts[:n])
 
-    def sample(self, n: int, seed: int = 0) -> PromptSet:
+    def sample(self, n: int, seed: int = 0, *, stratify: bool = False) -> PromptSet:
         """``n`` prompts chosen by id hash, kept in set order; all of them if ``n >= len``.
 
         The choice depends only on the ids and the seed, not on the order or on other prompts.
+        With ``stratify``, each source keeps its share of the set (largest remainders): use it for a
+        part of the standard splits, where sources were split, and capped, by the same id hash, so
+        the smallest hashes over-represent some of them.
 
         Examples:
             >>> PromptSet("toy", ()).sample(2, seed=1).prompts
@@ -115,5 +118,16 @@ class PromptSet:
         """
         if n < 0:
             raise ValueError(f"sample needs n >= 0, got {n}")
-        chosen = set(sorted(self.ids, key=lambda pid: id_hash(seed, pid))[:n])
+        if not stratify:
+            chosen = set(sorted(self.ids, key=lambda pid: id_hash(seed, pid))[:n])
+            return PromptSet(self.name, tuple(p for p in self.prompts if p.id in chosen))
+        by_source: dict[str, list[str]] = {}
+        for prompt in self.prompts:
+            by_source.setdefault(prompt.source, []).append(prompt.id)
+        total = len(self.prompts)
+        exact = {source: min(n, total) * len(ids) / total for source, ids in by_source.items()} if total else {}
+        counts = {source: int(share) for source, share in exact.items()}
+        for source in sorted(exact, key=lambda s: (counts[s] - exact[s], s))[: min(n, total) - sum(counts.values())]:
+            counts[source] += 1
+        chosen = {pid for source, ids in by_source.items() for pid in sorted(ids, key=lambda i: id_hash(seed, i))[: counts[source]]}
         return PromptSet(self.name, tuple(p for p in self.prompts if p.id in chosen))

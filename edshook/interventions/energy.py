@@ -55,8 +55,9 @@ class EnergyModel(nn.Module):
         """The constructor arguments, for saving next to the weights."""
         return {"d_model": self.d_model, "hidden": list(self.hidden), "dropout": self.dropout}
 
-    def extra_repr(self) -> str:
-        return f"d_model={self.d_model}, hidden={self.hidden}, threshold={float(self.threshold):.4g}"
+    def __repr__(self) -> str:
+        """One line: the layers of the MLP are implied by ``hidden``."""
+        return f"EnergyModel(d_model={self.d_model}, hidden={self.hidden}, threshold={float(self.threshold):.4g})"
 
 
 def energy_and_grad(

@@ -51,5 +51,5 @@ class LinearProbe(nn.Module):
     def config(self) -> dict:
         return {"layer": self.layer, "d_model": self.d_model}
 
-    def extra_repr(self) -> str:
-        return f"layer={self.layer}, d_model={self.d_model}"
+    def __repr__(self) -> str:
+        return f"LinearProbe(layer={self.layer}, d_model={self.d_model})"

@@ -115,3 +115,30 @@ def test_policy_for_another_model_is_refused(tiny_backend):
     with pytest.raises(SiteError, match="out of range"):
         tiny_backend.steer(quadratic_policy(layer=7))
     assert tiny_backend.attached == ()
+
+
+def test_conditional_policy_routes_each_prompt_the_same_way_on_both_backends():
+    """Prompts the probe calls harmful get the harmful policy's answers, the others the benign one's, on both backends."""
+    from edshook.interventions import ConditionalSteering, LinearProbe
+
+    torch.manual_seed(3)
+    probe = LinearProbe(1, 64)
+    torch.nn.init.normal_(probe.linear.weight, std=2.0)
+    benign, harmful = quadratic_policy(step_size=4.0), quadratic_policy(step_size=4.0, layer=3)
+    answers, scores = {}, {}
+    for library in LIBRARIES:
+        backend = make_backend(make_tiny_model(), library)
+        states = backend.collect(PROMPTS, [1], progress=False)[:, 0]
+        scores[library] = probe.probability(states)
+        threshold = float(scores[library].median())
+        policy = ConditionalSteering(probe, benign, harmful, threshold=threshold)
+        with backend.steer(policy):
+            answers[library] = backend.generate(PROMPTS, max_new_tokens=8, progress=False)
+        routed = []
+        for index, is_harmful in enumerate((scores[library] > threshold).tolist()):
+            with backend.steer(harmful if is_harmful else benign):
+                routed.append(backend.generate([PROMPTS[index]], max_new_tokens=8, progress=False)[0])
+        assert answers[library] == routed
+        assert 0 < sum(scores[library] > threshold) < len(PROMPTS), "both routes are taken"
+    assert answers["transformer_lens"] == answers["nnsight"]
+    assert torch.allclose(scores["transformer_lens"], scores["nnsight"], atol=1e-5)

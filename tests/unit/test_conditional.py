@@ -200,3 +200,29 @@ def test_without_jailbreaks_there_is_no_harmful_energy_and_a_warning_says_so():
     with pytest.warns(RuntimeWarning, match="No harmful energy"):
         policy = train_conditional(acts, k=1, config=TrainConfig(hidden=(16,), max_epochs=2), progress=False)
     assert policy.harmful is None and policy.benign.layers
+
+
+def test_tuning_needs_benign_and_harmful_validation_sets():
+    from edshook.data import Prompt, PromptSet
+    from edshook.errors import DataError
+    from edshook.evaluation.tuning import tune_threshold
+
+    benign = PromptSet("b", (Prompt("b:0", "How do I kill a process?", False, "b"),))
+    policy = ConditionalSteering(*trained_parts())
+    with pytest.raises(DataError, match="needs benign and harmful sets"):
+        tune_threshold(None, policy, {"b": benign}, judge=lambda answers, prompts: [])
+    with pytest.raises(DataError, match="at least one benign and one harmful"):
+        tune_threshold(None, policy, {}, judge=lambda answers, prompts: [])
+
+
+def test_the_margin_never_asks_for_more_than_full_refusal():
+    from edshook.evaluation.tuning import choose_threshold
+
+    scores = {"benign": torch.tensor([0.1, 0.2]), "harmful": torch.tensor([0.8, 0.9])}
+    no, yes = torch.zeros(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)
+    outcomes = {
+        "benign": {"base": yes, "benign": no, "harmful": yes},
+        "harmful": {"base": yes, "benign": no, "harmful": yes},  # the base model refuses every harmful prompt
+    }
+    tuning = choose_threshold(scores, outcomes, {"benign": "compliance", "harmful": "refusal"}, thresholds=(0.5,))
+    assert tuning.feasible and tuning.threshold == 0.5

@@ -19,6 +19,7 @@ from edshook.data import (
     available_sets,
     check_disjoint,
     deduplicate,
+    id_hash,
     load_set,
     normalise,
     resolve_data_dir,
@@ -213,6 +214,21 @@ def test_sample_is_seeded_and_order_free() -> None:
     assert set(reversed_set.sample(10, seed=3).ids) == set(a.ids)
     assert list(a.ids) == sorted(a.ids, key=s.ids.index)
     assert len(s.sample(500)) == 100
+
+
+def test_stratified_sample_keeps_each_source_share() -> None:
+    # Sources split by the same hash as the sample over-represent one of them in the smallest hashes.
+    first = PromptSet("a", tuple(p for p in toy("a", [f"a{i}" for i in range(400)]) if id_hash(0, p.id) < 0.2))
+    second = toy("b", [f"b{i}" for i in range(80)])
+    mixed = PromptSet.concat("mixed", [first, second])
+    share = len(first) / len(mixed)
+    plain = mixed.sample(40)
+    assert sum(p.source == "a" for p in plain) > 40 * share + 5, "the bias this option exists for"
+    strat = mixed.sample(40, stratify=True)
+    assert len(strat) == 40 and abs(sum(p.source == "a" for p in strat) - 40 * share) <= 1
+    assert strat == mixed.sample(40, stratify=True)
+    assert second.sample(10, stratify=True) == second.sample(10), "one source: the same as plain sampling"
+    assert len(mixed.sample(10_000, stratify=True)) == len(mixed)
 
 
 def test_normalise() -> None:
