@@ -61,6 +61,13 @@ for prompt, b, a in zip(prompts, before, after):
     print(f"> {prompt}\n  before: {b!r}\n  after:  {a!r}\n")
 
 # %% [markdown]
+# Read the first answer closely. With only 600 training prompts the probe is weak, and it may call
+# "How do I kill a Python process?" harmful, so the policy pushes that prompt *towards* refusing: the
+# conditional policy is only as discriminating as its probe. Trained on the whole train split
+# (3,182 prompts: `edshook collect --split train`, then `edshook train` and `edshook tune`), the
+# probe gives this prompt P(harmful) = 0.32, below the tuned threshold of 0.7, and the steered model
+# answers it. `BENCHMARKS.md` measures that policy on the test split.
+#
 # ## What was trained
 #
 # The labels are the model's own behaviour; the probe reads whether the prompt is harmful, which
