@@ -122,6 +122,8 @@ def train(
     seed: int = 0,
 ) -> None:
     """Train the energies (and, for a conditional policy, the probe) on collected states; save a policy."""
+    from dataclasses import asdict
+
     from edshook.interventions import StepSchedule
     from edshook.training import ActivationSet, TrainConfig, train_conditional, train_energies
 
@@ -134,7 +136,7 @@ def train(
     if kind == "single":
         trained = train_energies(activations, config=config)
         policy = trained.policy(top_k, schedule=schedule, activations=activations)
-        _print_layers(trained.reports)
+        _print_layers({layer: asdict(report) for layer, report in trained.reports.items()})
         typer.echo(f"policy on layers {list(policy.layers)} -> {out}")
     else:
         policy = train_conditional(activations, k=top_k, config=config, benign_schedule=schedule, harmful_schedule=schedule)
@@ -309,11 +311,10 @@ def _backend(model: str, library: str, dtype: str):
     return make_backend(load_model(model, dtype=getattr(torch, dtype)), library)
 
 
-def _print_layers(reports) -> None:
-    """One line per layer, from LayerReports or their saved JSON form."""
+def _print_layers(reports: dict) -> None:
+    """One line per layer, from layer reports in their saved JSON form (layer -> fields)."""
     typer.echo("layer  val_acc  val_auc  threshold  epochs")
-    for layer, report in sorted(reports.items(), key=lambda item: int(item[0])):
-        r = report if isinstance(report, dict) else vars(report)
+    for layer, r in sorted(reports.items(), key=lambda item: int(item[0])):
         typer.echo(f"{int(layer):5d}  {r['val_accuracy']:7.3f}  {r['val_auc']:7.3f}  {r['threshold']:9.3f}  {r['epochs']:6d}")
 
 def main() -> None:
