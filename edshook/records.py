@@ -28,14 +28,21 @@ def package_versions() -> dict[str, str | None]:
 
 
 def write_record(
-    folder: Path, command: str, settings: Mapping[str, Any], *, data_ids: Sequence[str] | None = None
+    folder: Path,
+    command: str,
+    settings: Mapping[str, Any],
+    *,
+    data_ids: Sequence[str] | None = None,
+    resolved: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write ``run_record.json``: the command line, every setting (seeds included), versions, data ids."""
+    """Write ``run_record.json``: the command line, every setting (seeds included), what ``auto``
+    choices resolved to (device, dtype), versions, data ids."""
     folder.mkdir(parents=True, exist_ok=True)
     record = {
         "command": command,
         "argv": sys.argv,
         "settings": {key: str(value) if isinstance(value, Path) else value for key, value in settings.items()},
+        "resolved": dict(resolved or {}),
         "versions": package_versions(),
         "data_ids": None if data_ids is None else list(data_ids),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from torch import Tensor
 
@@ -36,13 +37,13 @@ class NnsightBackend(Backend):
     def _address(self, site: Site) -> str:
         return f"model.layers[{site.layer}].input"
 
-    def _forward(self, kwargs: dict) -> Tensor:
-        sites = self._active_sites()
+    def _forward(self, kwargs: dict[str, Any]) -> Tensor:
+        sites = self.hooks.active_sites()
         with self.lm.trace(**kwargs):
             for site in sites:
                 block = self.lm.model.layers[site.layer]
                 hidden = block.input
-                edited = self._apply(site, hidden)
+                edited = self.hooks.apply(site, hidden)
                 if edited is not hidden:
                     block.input = edited
             logits = self.lm.output.logits.save()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from torch import Tensor
@@ -31,34 +33,47 @@ class TransformerLensBackend(Backend):
         from transformer_lens.model_bridge import TransformerBridge
 
         super().__init__(loaded, chat=chat)
-        logging.getLogger("transformer_lens").setLevel(logging.ERROR)
-        self.bridge = TransformerBridge.boot_transformers(
-            loaded.model_id,
-            hf_model=loaded.model,
-            tokenizer=loaded.tokenizer,
-            device=self.device,
-            dtype=loaded.model.dtype,
-        )
-        self._hooks: dict[Site, tuple[Any, Any]] = {}  # site -> (HookPoint, LensHandle)
+        with _quiet("transformer_lens"):
+            self.bridge = TransformerBridge.boot_transformers(
+                loaded.model_id,
+                hf_model=loaded.model,
+                tokenizer=loaded.tokenizer,
+                device=self.device,
+                dtype=loaded.model.dtype,
+            )
+        self._lens_hooks: dict[Site, tuple[Any, Any]] = {}  # site -> (HookPoint, LensHandle)
 
     def _address(self, site: Site) -> str:
         return f"blocks.{site.layer}.hook_{site.kind}"
 
-    def _forward(self, kwargs: dict) -> Tensor:
+    def _forward(self, kwargs: dict[str, Any]) -> Tensor:
         return self.loaded.model(**kwargs).logits
 
     def _sync(self) -> None:
-        active = set(self._active_sites())
-        for site in [site for site in self._hooks if site not in active]:
-            point, handle = self._hooks.pop(site)
+        active = set(self.hooks.active_sites())
+        for site in [site for site in self._lens_hooks if site not in active]:
+            point, handle = self._lens_hooks.pop(site)
             handle.hook.remove()
             point.fwd_hooks = [h for h in point.fwd_hooks if h is not handle]  # TransformerLens's own list
-        for site in active - self._hooks.keys():
+        for site in active - self._lens_hooks.keys():
             point = self.bridge.hook_dict[self._address(site)]
-            self._hooks[site] = (point, point.add_hook(self._hook_for(site)))
+            self._lens_hooks[site] = (point, point.add_hook(self._hook_for(site)))
 
-    def _hook_for(self, site: Site):
+    def _hook_for(self, site: Site) -> Callable[[Tensor, object], Tensor]:
         def hook(hidden: Tensor, hook: object) -> Tensor:
-            return self._apply(site, hidden)
+            return self.hooks.apply(site, hidden)
 
         return hook
+
+
+@contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Only errors from ``logger_name`` while the block runs (booting the bridge logs notes meant for its
+    own users); the logger's level is restored afterwards."""
+    logger = logging.getLogger(logger_name)
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

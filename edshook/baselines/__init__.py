@@ -1,22 +1,6 @@
-"""Baselines on the intervention protocol: refusal-direction ablation, ActAdd, surgical ablation."""
+"""Baselines on the intervention protocol: directional ablation and activation addition, and the directions they use."""
 
-from edshook.baselines.directions import (
-    RefusalDirection,
-    kl_divergence,
-    mean_difference,
-    orthogonalise,
-    refusal_score,
-    select_refusal_direction,
-)
+from edshook.baselines.directions import mean_difference, orthogonalise
 from edshook.baselines.interventions import ActivationAddition, DirectionalAblation
 
-__all__ = [
-    "ActivationAddition",
-    "DirectionalAblation",
-    "RefusalDirection",
-    "kl_divergence",
-    "mean_difference",
-    "orthogonalise",
-    "refusal_score",
-    "select_refusal_direction",
-]
+__all__ = ["ActivationAddition", "DirectionalAblation", "mean_difference", "orthogonalise"]

@@ -9,8 +9,10 @@ Examples:
 from edshook.data.builtin import BUILTIN_SETS, Keep, SetSpec
 from edshook.data.prompts import Prompt, PromptSet, id_hash
 from edshook.data.registry import DATA_ENV, SETS, available_sets, load_set, resolve_data_dir
+from edshook.data.selection import BENCHMARK_SOURCES, VALIDATION_SOURCES, Part, part_name, select_prompts
 from edshook.data.splits import (
     DEFAULT_FRACTIONS,
+    TEST_ONLY,
     assert_disjoint,
     check_disjoint,
     deduplicate,
@@ -20,7 +22,13 @@ from edshook.data.splits import (
 )
 
 __all__ = [
+    "BENCHMARK_SOURCES",
     "BUILTIN_SETS",
+    "Part",
+    "TEST_ONLY",
+    "VALIDATION_SOURCES",
+    "part_name",
+    "select_prompts",
     "DATA_ENV",
     "DEFAULT_FRACTIONS",
     "SETS",

@@ -31,6 +31,7 @@ from edshook.errors import DataError
 
 __all__ = [
     "DEFAULT_FRACTIONS",
+    "TEST_ONLY",
     "assert_disjoint",
     "check_disjoint",
     "deduplicate",
@@ -42,7 +43,8 @@ __all__ = [
 DEFAULT_FRACTIONS: Mapping[str, float] = {"train": 0.6, "val": 0.2, "test": 0.2}
 _POOL_FRACTIONS: Mapping[str, float] = {"train": 0.8, "val": 0.2}
 _POOLS = ("or_bench_80k_retain", "or_bench_80k_test", "advbench", "refusal_harmful_train")
-_TEST_ONLY = ("jbb_harmful", "jbb_benign", "harmbench_test")
+TEST_ONLY = ("jbb_harmful", "jbb_benign", "harmbench_test")
+"""Sets used only as test sets: never trained or tuned on."""
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"'})
 _EDGE = set(string.punctuation + string.whitespace)
 
@@ -176,7 +178,7 @@ def standard_splits(
             part: s.sample(round(harmless_cap * _POOL_FRACTIONS[part]), seed) for part, s in pools[-1].items()
         }
     parts = {
-        "test": [hard["test"], toxic["test"], *map(load, _TEST_ONLY)],
+        "test": [hard["test"], toxic["test"], *map(load, TEST_ONLY)],
         "val": [hard["val"], toxic["val"], *(pool["val"] for pool in pools)],
         "train": [hard["train"], toxic["train"], *(pool["train"] for pool in pools)],
     }

@@ -1,21 +1,56 @@
-"""Evaluation: methods, rates with intervals, capability checks, reports and plots."""
+"""Evaluation: methods, judges of answers, rates with intervals, comparisons, threshold tuning, reports and plots."""
 
-from edshook.evaluation.harness import Capability, MethodResult, evaluate, markdown_table, set_kind, write_report
-from edshook.evaluation.methods import HELPFUL_SYSTEM_PROMPT, Method
-from edshook.evaluation.metrics import Rate, rate, wilson_interval
+from edshook.evaluation.compare import Comparison, compare, comparison_methods, harmless_capability
+from edshook.evaluation.directions import Directions, RefusalDirection, fit_directions, refusal_score, select_refusal_direction
+from edshook.evaluation.harness import AnswerRecord, Capability, MethodResult, SetResult, evaluate, set_kind
+from edshook.evaluation.methods import (
+    HELPFUL_SYSTEM_PROMPT,
+    Method,
+    Sweep,
+    SweepGrids,
+    baseline_methods,
+    conditional_methods,
+    eds_methods,
+)
+from edshook.evaluation.metrics import Rate, kl_divergence, perplexity, wilson_interval
 from edshook.evaluation.plots import plot_tradeoff
+from edshook.evaluation.reports import markdown_table, read_answers, safe_summary, write_answers, write_report
+from edshook.evaluation.tuning import ThresholdTuning, choose_thresholds, tune_thresholds
 
 __all__ = [
     "HELPFUL_SYSTEM_PROMPT",
+    "AnswerRecord",
     "Capability",
+    "Comparison",
+    "Directions",
     "Method",
     "MethodResult",
     "Rate",
+    "RefusalDirection",
+    "SetResult",
+    "Sweep",
+    "SweepGrids",
+    "ThresholdTuning",
+    "baseline_methods",
+    "choose_thresholds",
+    "compare",
+    "comparison_methods",
+    "conditional_methods",
+    "eds_methods",
     "evaluate",
+    "fit_directions",
+    "harmless_capability",
+    "kl_divergence",
     "markdown_table",
+    "perplexity",
     "plot_tradeoff",
-    "rate",
+    "read_answers",
+    "refusal_score",
+    "safe_summary",
+    "select_refusal_direction",
     "set_kind",
+    "tune_thresholds",
     "wilson_interval",
+    "write_answers",
     "write_report",
 ]

@@ -1,13 +1,15 @@
-"""Rates with confidence intervals."""
+"""Rates with confidence intervals, and the distances used to check that steering leaves the model intact."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-__all__ = ["Rate", "wilson_interval", "rate"]
+from jaxtyping import Float
+from torch import Tensor
+
+__all__ = ["Rate", "kl_divergence", "perplexity", "wilson_interval"]
 
 
 def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -27,19 +29,45 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
 
 @dataclass(frozen=True)
 class Rate:
-    """A rate over n prompts with its 95% interval; ``kind`` says what is counted."""
+    """How many of ``n`` answers have a property, with the 95% Wilson interval of the share.
+
+    Examples:
+        >>> Rate.of([True, True, False, True]).rate
+        0.75
+    """
 
     n: int
-    rate: float
-    ci95: tuple[float, float]
-    kind: Literal["compliance", "refusal"]
+    count: int
 
-    def to_json(self) -> dict:
-        return {"n": self.n, "rate": round(self.rate, 4), "ci95": [round(x, 4) for x in self.ci95], "kind": self.kind}
+    @classmethod
+    def of(cls, flags: Sequence[bool]) -> Rate:
+        if not flags:
+            raise ValueError("A rate needs at least one answer.")
+        return cls(len(flags), sum(map(bool, flags)))
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.n
+
+    @property
+    def ci95(self) -> tuple[float, float]:
+        return wilson_interval(self.count, self.n)
+
+    def to_json(self) -> dict[str, object]:
+        return {"n": self.n, "count": self.count, "rate": round(self.rate, 4), "ci95": [round(x, 4) for x in self.ci95]}
+
+    def percent(self) -> str:
+        """``"66.0% [56, 75]"``: the rate and its interval, in percent."""
+        low, high = self.ci95
+        return f"{100 * self.rate:.1f}% [{100 * low:.0f}, {100 * high:.0f}]"
 
 
-def rate(refused: Sequence[bool], kind: Literal["compliance", "refusal"]) -> Rate:
-    """Compliance (share not refused) or refusal (share refused) of a list of verdicts."""
-    n = len(refused)
-    count = sum(map(bool, refused)) if kind == "refusal" else n - sum(map(bool, refused))
-    return Rate(n, count / n, wilson_interval(count, n), kind)
+def kl_divergence(base: Float[Tensor, "n vocab"], other: Float[Tensor, "n vocab"]) -> Float[Tensor, " n"]:
+    """KL(base || other) of next-token distributions given as logits."""
+    log_p, log_q = base.float().log_softmax(-1), other.float().log_softmax(-1)
+    return (log_p.exp() * (log_p - log_q)).sum(-1)
+
+
+def perplexity(logprob: Float[Tensor, " n"], tokens: Tensor) -> float:
+    """``exp(-sum log p / sum tokens)`` over answers whose summed log-probabilities and lengths are given."""
+    return math.exp(-float(logprob.sum()) / max(1, int(tokens.sum())))

@@ -1,60 +1,77 @@
-"""The compliance-vs-safety plot: one curve per method over its swept strength, the base model a point."""
+"""The compliance-vs-safety plot: one curve per method over its swept setting, the base model a star.
+
+Drawn on a plain ``matplotlib.figure.Figure``: no pyplot, no backend switched, nothing global changed.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["plot_tradeoff"]
+from edshook.evaluation.metrics import Rate
+
+__all__ = ["headline", "plot_tradeoff"]
+
+
+def headline(entry: Mapping[str, Any]) -> Rate:
+    """A saved set result's headline rate: model-judge helpful or refusal when it ran, else the substring rate."""
+    model = entry.get("model")
+    if model is not None:
+        chosen = model["helpful" if entry["kind"] == "benign" else "refusal"]
+    else:
+        chosen = entry["substring"]
+    return Rate(chosen["n"], chosen["count"])
 
 
 def plot_tradeoff(
-    details: Mapping[str, Mapping],
+    methods: Mapping[str, Mapping[str, Any]],
     path: Path,
     *,
-    compliance_sets: Sequence[str],
-    refusal_sets: Sequence[str],
-    title: str = "compliance vs safety (up and right is better)",
+    benign: Sequence[str],
+    harmful: Sequence[str],
+    title: str = "helpfulness vs safety (up and right is better)",
 ) -> Path:
-    """Mean compliance on ``compliance_sets`` (x) against mean refusal on ``refusal_sets`` (y).
+    """One panel per set in ``benign`` (x: its headline rate) against the pooled refusal on ``harmful`` (y).
 
-    ``details`` is the ``"details"`` part of a report (method label -> figures), so a saved
-    ``report.json`` can be plotted again without rerunning anything.
+    ``methods`` is the ``"methods"`` part of a saved ``report.json`` (label -> figures), so a report
+    can be plotted again without rerunning anything. Bars are 95% Wilson intervals; the number
+    beside a point is the value of the setting its curve sweeps.
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def point(entry: Mapping[str, Any], benign_set: str) -> tuple[Rate, Rate]:
+        pooled = [headline(entry["sets"][s]) for s in harmful]
+        return headline(entry["sets"][benign_set]), Rate(sum(r.n for r in pooled), sum(r.count for r in pooled))
 
-    def point(entry: Mapping) -> tuple[float, float]:
-        x = sum(entry["sets"][s]["rate"] for s in compliance_sets) / len(compliance_sets)
-        y = sum(entry["sets"][s]["rate"] for s in refusal_sets) / len(refusal_sets)
-        return 100 * x, 100 * y
-
-    by_name: dict[str, list[Mapping]] = {}
-    for entry in details.values():
+    by_name: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in methods.values():
         by_name.setdefault(entry["method"], []).append(entry)
-    colours = plt.get_cmap("tab10").colors
-    figure, axes = plt.subplots(figsize=(8, 5.5))
-    for index, (name, group) in enumerate(by_name.items()):
-        colour = colours[index % len(colours)]
-        group = sorted(group, key=lambda e: e["strength"] or 0.0)
-        xs, ys = zip(*map(point, group))
-        if len(group) == 1:
-            axes.scatter(xs, ys, s=110 if name == "base" else 60, color=colour, marker="*" if name == "base" else "o",
-                         label=name, zorder=3)
-            continue
-        axes.plot(xs, ys, marker="o", color=colour, label=name)
-        for entry, x, y in zip(group, xs, ys):
-            axes.annotate(f"{entry['strength']:g}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    axes.set_xlabel(f"compliance, % ({' + '.join(compliance_sets)})")
-    axes.set_ylabel("mean refusal on harmful sets, %")
-    axes.set_title(title, fontsize=11)
-    figure.text(0.01, 0.01, "harmful sets: " + ", ".join(refusal_sets), fontsize=7, color="0.35")
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="best")
-    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    figure = Figure(figsize=(6.5 * len(benign), 5.5))
+    axes_row = figure.subplots(1, len(benign), squeeze=False)[0]
+    colours = [f"C{i}" for i in range(10)]
+    for axes, benign_set in zip(axes_row, benign):
+        for index, (name, group) in enumerate(by_name.items()):
+            group = sorted(group, key=lambda e: (e["sweep"] or {}).get("value", 0.0))
+            points = [point(entry, benign_set) for entry in group]
+            xs = [100 * x.rate for x, _ in points]
+            ys = [100 * y.rate for _, y in points]
+            xerr = [[100 * (x.rate - x.ci95[0]) for x, _ in points], [100 * (x.ci95[1] - x.rate) for x, _ in points]]
+            yerr = [[100 * (y.rate - y.ci95[0]) for _, y in points], [100 * (y.ci95[1] - y.rate) for _, y in points]]
+            star = name == "base"
+            axes.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="*" if star else "o-" if len(group) > 1 else "o",
+                          markersize=12 if star else 5, color=colours[index % 10], ecolor=colours[index % 10],
+                          elinewidth=0.6, alpha=0.9, capsize=0, label=name, zorder=3 if star else 2)
+            for entry, x, y in zip(group, xs, ys):
+                if entry["sweep"] is not None:
+                    axes.annotate(f"{entry['sweep']['value']:g}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        axes.set_xlabel(f"helpful on {benign_set}, %")
+        axes.set_ylabel("refusal on harmful sets (pooled), %")
+        axes.grid(alpha=0.3)
+    axes_row[0].legend(fontsize=8, loc="best", title="labels: swept setting", title_fontsize=7)
+    figure.suptitle(title, fontsize=11)
+    figure.text(0.01, 0.01, "harmful sets: " + ", ".join(harmful) + ". Bars: 95% Wilson intervals.", fontsize=7, color="0.35")
+    figure.tight_layout(rect=(0, 0.03, 1, 0.97))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path

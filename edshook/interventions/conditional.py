@@ -2,44 +2,48 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
-from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
+import torch
 from jaxtyping import Bool, Float
-from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from edshook.errors import PolicyError
-from edshook.interventions.files import POLICY_FORMAT, POLICY_JSON, json_fields, read_record, sha256
 from edshook.interventions.probe import LinearProbe
-from edshook.interventions.protocol import ModelSpec, Site, SiteCall
+from edshook.interventions.protocol import ModelSpec, RouteRecord, Site, SiteCall
 from edshook.interventions.steering import EnergySteering
 
-__all__ = ["ConditionalSteering", "load_policy"]
+__all__ = ["ConditionalSteering", "Routes"]
 
-_PROBE = "probe.safetensors"
-_PARTS = ("benign", "harmful")
+
+class Routes:
+    """One run's routing decision: which rows the benign part steers and which the harmful part does."""
+
+    def __init__(self, benign: Bool[Tensor, " batch"], harmful: Bool[Tensor, " batch"]) -> None:
+        self.benign, self.harmful = benign, harmful
 
 
 class ConditionalSteering(nn.Module):
     """Routes each prompt to one of two EDS policies by a harmfulness probe read at prefill.
 
     A single energy trained on "helpful and safe refusal are good" pushes every state away from
-    refusing, harmful or not. Here a :class:`LinearProbe` reads the last prompt token at its layer;
-    prompts it scores at or below ``threshold`` are steered by ``benign`` (an energy of false refusal
-    vs helpful answer, descended towards answering), the others by ``harmful`` (jailbreak vs safe
-    refusal, descended towards refusing). The decision is made once per prompt at prefill and
-    kept for every generated token.
+    refusing, harmful or not. Here a :class:`LinearProbe` reads the last prompt token at its
+    layers; a prompt it scores at or below ``benign_below`` is steered by ``benign`` (false refusal
+    vs helpful answer, descended towards answering), one above ``harmful_above`` by ``harmful``
+    (jailbreak vs safe refusal, descended towards refusing), and one in between, where the probe
+    is unsure, is left alone. The decision is made once per prompt at prefill, kept in the run's
+    :attr:`SiteCall.state` for every generated token, and never stored on the module, so one
+    policy can serve interleaved generations.
 
     Args:
-        probe: Reads P(harmful) at a layer no deeper than any steered layer.
+        probe: Reads P(harmful) at layers no deeper than any steered layer.
         benign: The policy for prompts scored benign.
         harmful: The policy for prompts scored harmful; None leaves them unsteered.
-        threshold: Probability above which a prompt counts as harmful (1.0: none, so every prompt is steered as benign).
+        benign_below: Probe probability at or below which a prompt is steered as benign.
+        harmful_above: Probe probability above which a prompt is steered as harmful
+            (equal to ``benign_below`` for no band; 1.0 to steer no prompt as harmful).
         metadata: Anything worth keeping with the policy.
 
     Examples:
@@ -55,19 +59,26 @@ class ConditionalSteering(nn.Module):
         benign: EnergySteering,
         harmful: EnergySteering | None = None,
         *,
-        threshold: float = 0.5,
+        benign_below: float = 0.5,
+        harmful_above: float = 0.5,
         metadata: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        if not (isinstance(threshold, (int, float)) and math.isfinite(threshold) and 0.0 <= threshold <= 1.0):
-            raise PolicyError(f"ConditionalSteering needs a threshold between 0 and 1, got {threshold!r}.")
+        if not all(isinstance(t, (int, float)) and math.isfinite(t) for t in (benign_below, harmful_above)) or not (
+            0.0 <= benign_below <= harmful_above <= 1.0
+        ):
+            raise PolicyError(
+                f"ConditionalSteering needs probe thresholds 0 <= benign_below <= harmful_above <= 1, got "
+                f"benign_below={benign_below!r}, harmful_above={harmful_above!r}."
+            )
         steered = benign.layers + (harmful.layers if harmful is not None else ())
         if probe.layer > min(steered):
             raise PolicyError(
                 f"The probe reads layer {probe.layer}, after the steered layer {min(steered)}: the decision would "
-                "come too late for that layer. Fix: probe a layer no deeper than every steered layer."
+                "come too late for that layer. Fix: probe layers no deeper than every steered layer."
             )
-        widths = {probe.d_model} | {getattr(e, "d_model", probe.d_model) for p in (benign, harmful) if p for e in p.energies.values()}
+        parts = [part for part in (benign, harmful) if part is not None]
+        widths = {probe.d_model} | {getattr(e, "d_model", probe.d_model) for p in parts for e in p.energies.values()}
         if len(widths) != 1:
             raise PolicyError(f"The probe and the energies read different widths {sorted(widths)}.")
         if harmful is not None and harmful.model != benign.model:
@@ -75,10 +86,9 @@ class ConditionalSteering(nn.Module):
         self.probe = probe.eval()
         self.benign = benign
         self.harmful = harmful
-        self.threshold = float(threshold)
+        self.benign_below = float(benign_below)
+        self.harmful_above = float(harmful_above)
         self.metadata = dict(metadata or {})
-        self._is_harmful: Bool[Tensor, " batch"] | None = None
-        self.last_scores: Float[Tensor, " batch"] | None = None
 
     @property
     def model(self) -> ModelSpec | None:
@@ -87,99 +97,85 @@ class ConditionalSteering(nn.Module):
     @property
     def layers(self) -> tuple[int, ...]:
         steered = self.benign.layers + (self.harmful.layers if self.harmful is not None else ())
-        return tuple(sorted({self.probe.layer, *steered}))
+        return tuple(sorted({*self.probe.layers, *steered}))
 
     @property
     def sites(self) -> tuple[Site, ...]:
         return tuple(Site(layer) for layer in self.layers)
 
     def replace(self, **changes: Any) -> ConditionalSteering:
-        """The same parts with other settings, e.g. ``policy.replace(threshold=0.8)``."""
-        settings = {"benign": self.benign, "harmful": self.harmful, "threshold": self.threshold}
-        settings |= {"metadata": self.metadata} | changes
+        """The same parts with other settings, e.g. ``policy.replace(harmful_above=0.8)``.
+
+        ``threshold=t`` is short for ``benign_below=t, harmful_above=t`` (no band).
+        """
+        if "threshold" in changes:
+            t = changes.pop("threshold")
+            changes = {"benign_below": t, "harmful_above": t} | changes
+        settings: dict[str, Any] = {"benign": self.benign, "harmful": self.harmful, "metadata": self.metadata}
+        settings |= {"benign_below": self.benign_below, "harmful_above": self.harmful_above} | changes
         return ConditionalSteering(self.probe, **settings)
+
+    def place(self, devices: Mapping[Site, torch.device]) -> None:
+        """Move the probe to its decision layer's device and each part to its layers' devices."""
+        self.probe.to(devices[Site(self.probe.layer)])
+        for part in (self.benign, self.harmful):
+            if part is not None:
+                part.place(devices)
 
     def check_model(self, spec: ModelSpec) -> None:
         for part in (self.benign, self.harmful):
             if part is not None:
                 part.check_model(spec)
 
-    def route(self, hidden: Float[Tensor, "batch d_model"]) -> Bool[Tensor, " batch"]:
-        """True for the prompts the probe calls harmful."""
-        self.last_scores = self.probe.probability(hidden).cpu()
-        return (self.last_scores > self.threshold).to(hidden.device)
+    def route(self, scores: Float[Tensor, " batch"]) -> Routes:
+        """Which prompts each part steers, from their probe probabilities."""
+        return Routes(scores <= self.benign_below, scores > self.harmful_above)
 
     def forward(self, hidden: Float[Tensor, "batch pos d_model"], call: SiteCall) -> Float[Tensor, "batch pos d_model"]:
         layer = call.site.layer
-        if layer == self.probe.layer and call.phase == "prefill":
-            self._is_harmful = self.route(hidden[:, -1])
-        decided = self._is_harmful
-        if decided is None or len(decided) != len(hidden):
+        if call.phase == "prefill" and layer in self.probe.layers:
+            self._decide(hidden, call)
+        routes = call.state.get(self)
+        if not isinstance(routes, Routes) or len(routes.benign) != len(hidden):
             raise PolicyError(
                 f"ConditionalSteering has no decision for this batch at layer {layer}: the probe at layer "
-                f"{self.probe.layer} must see the prompt before any steered layer runs."
+                f"{self.probe.layer} must see the prompt (prefill) before any steered layer runs."
             )
         if layer in self.benign.layers:
-            hidden = self.benign(hidden, call, rows=~decided)
+            hidden = self.benign(hidden, call, rows=routes.benign)
         if self.harmful is not None and layer in self.harmful.layers:
-            hidden = self.harmful(hidden, call, rows=decided)
+            hidden = self.harmful(hidden, call, rows=routes.harmful)
         return hidden
 
-    def extra_repr(self) -> str:
-        return f"probe_layer={self.probe.layer}, threshold={self.threshold:g}"
+    def _decide(self, hidden: Tensor, call: SiteCall) -> None:
+        """Keep this layer's last-token state; at the probe's deepest layer, score and route the batch."""
+        features: dict[int, Tensor] = call.state.setdefault((self, "features"), {})
+        features[call.site.layer] = hidden[:, -1]
+        if call.site.layer != self.probe.layer:
+            return
+        states = torch.stack([features[layer].to(hidden.device) for layer in self.probe.layers], dim=1)
+        scores = self.probe.probability(states).to(hidden.device)
+        routes = self.route(scores)
+        call.state[self] = routes
+        if call.trace is not None:
+            for row, (score, benign, harmful) in enumerate(
+                zip(scores.tolist(), routes.benign.tolist(), routes.harmful.tolist())
+            ):
+                name = "benign" if benign else "harmful" if harmful else "none"
+                call.trace.routes.append(RouteRecord(call.prompt(row), score, name))  # type: ignore[arg-type]
 
-    # ----------------------------------------------------------------- files
-    def save(self, folder: str | Path) -> Path:
+    def extra_repr(self) -> str:
+        return f"probe_layers={self.probe.layers}, benign_below={self.benign_below:g}, harmful_above={self.harmful_above:g}"
+
+    def save(self, folder: Any, *, weights_dtype: torch.dtype = torch.float32) -> Any:
         """Write ``policy.json``, ``probe.safetensors`` and one sub-folder per part."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.contiguous() for k, v in self.probe.state_dict().items()}, str(folder / _PROBE))
-        for name in _PARTS:
-            part = getattr(self, name)
-            if part is not None:
-                part.save(folder / name)
-        record = {
-            "format": POLICY_FORMAT,
-            "kind": "conditional_steering",
-            "model": asdict(self.model) if self.model is not None else None,
-            "probe": self.probe.config(),
-            "probe_sha256": sha256(folder / _PROBE),
-            "threshold": self.threshold,
-            "parts": [name for name in _PARTS if getattr(self, name) is not None],
-            "metadata": self.metadata,
-        }
-        (folder / POLICY_JSON).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        return folder
+        from edshook.interventions.files import save_conditional
+
+        return save_conditional(self, folder, weights_dtype=weights_dtype)
 
     @classmethod
-    def load(cls, folder: str | Path, model: ModelSpec | None = None) -> ConditionalSteering:
+    def load(cls, folder: Any, model: ModelSpec | None = None) -> ConditionalSteering:
         """Read a folder written by :meth:`save`; with ``model``, refuse one made for another model."""
-        folder = Path(folder)
-        record = read_record(folder, "conditional_steering")
-        weights = folder / _PROBE
-        if not weights.is_file() or sha256(weights) != record.get("probe_sha256"):
-            raise PolicyError(f"{weights} is missing or does not match the checksum in {POLICY_JSON}.")
-        try:
-            parts = record["parts"]
-            if not isinstance(parts, list) or "benign" not in parts or not set(parts) <= set(_PARTS):
-                raise ValueError(f"'parts' must list 'benign' and optionally 'harmful', got {parts!r}")
-            probe = LinearProbe(**json_fields(record["probe"], ("layer", "d_model")))
-            probe.load_state_dict(load_file(str(weights)))
-            policy = cls(
-                probe,
-                EnergySteering.load(folder / "benign", model),
-                EnergySteering.load(folder / "harmful", model) if "harmful" in parts else None,
-                threshold=record["threshold"],
-                metadata=json_fields(record.get("metadata", {}), None),
-            )
-        except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise PolicyError(f"{folder / POLICY_JSON} is malformed: {err}") from err
-        return policy
+        from edshook.interventions.files import load_conditional
 
-
-def load_policy(folder: str | Path, model: ModelSpec | None = None) -> EnergySteering | ConditionalSteering:
-    """Read any policy folder written by edshook, whichever kind it holds."""
-    folder = Path(folder)
-    kind = read_record(folder)["kind"]
-    loader = ConditionalSteering if kind == "conditional_steering" else EnergySteering
-    return loader.load(folder, model)
+        return load_conditional(folder, model)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-__all__ = ["EnergyModel", "REFERENCE_HIDDEN", "energy_and_grad"]
+__all__ = ["EnergyModel", "REFERENCE_HIDDEN", "energy_and_grad", "evaluating"]
 
 REFERENCE_HIDDEN = (2048, 1024, 1024, 512)
 """The hidden sizes of the published EDS energy model."""
@@ -19,12 +20,12 @@ class EnergyModel(nn.Module):
 
     The input is layer-normalised first (without learned scale), so the energy reads the
     direction of the residual stream rather than its norm, which varies a lot across layers.
+    Inputs are moved to the model's own device and float32.
 
     Args:
         d_model: Width of the hidden states it reads.
         hidden: Widths of the hidden layers; :data:`REFERENCE_HIDDEN` is the published size.
         dropout: Dropout probability during training (steering always runs in eval mode).
-        threshold: Energy below which a state counts as desirable; set by calibration.
 
     Examples:
         >>> ebm = EnergyModel(896, hidden=(64,))
@@ -32,9 +33,7 @@ class EnergyModel(nn.Module):
         torch.Size([3])
     """
 
-    def __init__(
-        self, d_model: int, hidden: Sequence[int] = (512, 256), dropout: float = 0.15, threshold: float = 0.0
-    ) -> None:
+    def __init__(self, d_model: int, hidden: Sequence[int] = (512, 256), dropout: float = 0.15) -> None:
         super().__init__()
         self.d_model = d_model
         self.hidden = tuple(int(width) for width in hidden)
@@ -46,35 +45,39 @@ class EnergyModel(nn.Module):
             width = out
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
-        self.register_buffer("threshold", torch.tensor(float(threshold)))
 
     def forward(self, hidden: Float[Tensor, "batch d_model"]) -> Float[Tensor, " batch"]:
-        return self.net(hidden).squeeze(-1)
+        weight = self.net[1].weight if self.hidden else self.net[-1].weight
+        return self.net(hidden.to(weight.device, torch.float32)).squeeze(-1)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, object]:
         """The constructor arguments, for saving next to the weights."""
         return {"d_model": self.d_model, "hidden": list(self.hidden), "dropout": self.dropout}
 
     def __repr__(self) -> str:
         """One line: the layers of the MLP are implied by ``hidden``."""
-        return f"EnergyModel(d_model={self.d_model}, hidden={self.hidden}, threshold={float(self.threshold):.4g})"
+        return f"EnergyModel(d_model={self.d_model}, hidden={self.hidden})"
+
+
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[nn.Module]:
+    """``module`` in eval mode for the block (dropout would make steering random), then its mode restored."""
+    was_training = module.training
+    if was_training:
+        module.eval()
+    try:
+        yield module
+    finally:
+        if was_training:
+            module.train()
 
 
 def energy_and_grad(
     energy: nn.Module, hidden: Float[Tensor, "batch d_model"]
 ) -> tuple[Float[Tensor, " batch"], Float[Tensor, "batch d_model"]]:
-    """Energy of each row and its gradient with respect to the row, in float32 and eval mode.
-
-    Dropout would make steering random, so the module is put in eval mode for the call and its
-    previous mode is restored afterwards.
-    """
-    was_training = energy.training
-    energy.eval()
-    try:
-        with torch.enable_grad():
-            x = hidden.detach().float().requires_grad_(True)
-            values = energy(x)
-            (grad,) = torch.autograd.grad(values.sum(), x)
-    finally:
-        energy.train(was_training)
+    """Energy of each row and its gradient with respect to the row, in float32 and eval mode."""
+    with evaluating(energy), torch.enable_grad():
+        x = hidden.detach().float().requires_grad_(True)
+        values = energy(x)
+        (grad,) = torch.autograd.grad(values.sum(), x)
     return values.detach(), grad

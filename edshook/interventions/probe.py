@@ -1,6 +1,8 @@
-"""A linear probe: reads one concept (e.g. "this prompt is harmful") off one layer's residual stream."""
+"""A linear probe: reads one concept (e.g. "this prompt is harmful") off the residual stream."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from jaxtyping import Float
@@ -10,46 +12,55 @@ __all__ = ["LinearProbe"]
 
 
 class LinearProbe(nn.Module):
-    """Logistic read-out ``sigmoid(w . LayerNorm(h) + b)`` at one layer.
+    """Logistic read-out ``sigmoid(w . [LayerNorm(h_l) for l in layers] + b)``.
 
-    Like :class:`~edshook.interventions.EnergyModel`, it reads the direction of the residual
-    stream, not its norm.
+    Like :class:`~edshook.interventions.EnergyModel`, it reads the direction of each layer's
+    residual stream, not its norm. Several layers are read side by side (concatenated), so a
+    decision can draw on more than one depth; it is made at the deepest of them.
 
     Args:
-        layer: The layer whose input (``resid_pre``) it reads.
+        layers: The layers whose input (``resid_pre``) it reads; an int for one layer.
         d_model: Width of the hidden states.
 
     Examples:
-        >>> probe = LinearProbe(layer=14, d_model=896)
-        >>> probe.probability(torch.zeros(2, 896))
+        >>> probe = LinearProbe(layers=14, d_model=896)
+        >>> probe.probability(torch.zeros(2, 1, 896))
         tensor([0.5000, 0.5000])
     """
 
-    def __init__(self, layer: int, d_model: int) -> None:
+    def __init__(self, layers: int | Sequence[int], d_model: int) -> None:
         super().__init__()
-        self.layer = int(layer)
+        chosen = (layers,) if isinstance(layers, int) else tuple(sorted({int(layer) for layer in layers}))
+        if not chosen:
+            raise ValueError("LinearProbe needs at least one layer.")
+        self.layers: tuple[int, ...] = chosen
         self.d_model = int(d_model)
         self.norm = nn.LayerNorm(d_model, elementwise_affine=False)
-        self.linear = nn.Linear(d_model, 1)
+        self.linear = nn.Linear(d_model * len(chosen), 1)
         nn.init.zeros_(self.linear.weight)
         nn.init.zeros_(self.linear.bias)
 
-    def forward(self, hidden: Float[Tensor, "batch d_model"]) -> Float[Tensor, " batch"]:
-        """The logit of the concept."""
-        return self.linear(self.norm(hidden.float())).squeeze(-1)
+    @property
+    def layer(self) -> int:
+        """The deepest layer read: where the decision is made."""
+        return self.layers[-1]
+
+    def forward(self, hidden: Float[Tensor, "batch layer d_model"]) -> Float[Tensor, " batch"]:
+        """The logit of the concept, from ``[batch, len(layers), d_model]`` states (layers ascending)."""
+        if hidden.ndim != 3 or hidden.shape[1:] != (len(self.layers), self.d_model):
+            raise ValueError(
+                f"LinearProbe over layers {self.layers} reads [batch, {len(self.layers)}, {self.d_model}] states, "
+                f"got {tuple(hidden.shape)}."
+            )
+        features = self.norm(hidden.to(self.linear.weight.device, torch.float32)).flatten(1)
+        return self.linear(features).squeeze(-1)
 
     @torch.no_grad()
-    def probability(self, hidden: Float[Tensor, "batch d_model"]) -> Float[Tensor, " batch"]:
+    def probability(self, hidden: Float[Tensor, "batch layer d_model"]) -> Float[Tensor, " batch"]:
         return torch.sigmoid(self(hidden))
 
-    @property
-    def direction(self) -> Float[Tensor, " d_model"]:
-        """The unit vector the probe reads (in layer-normalised coordinates)."""
-        weight = self.linear.weight.detach()[0]
-        return weight / weight.norm().clamp_min(1e-12)
-
-    def config(self) -> dict:
-        return {"layer": self.layer, "d_model": self.d_model}
+    def config(self) -> dict[str, object]:
+        return {"layers": list(self.layers), "d_model": self.d_model}
 
     def __repr__(self) -> str:
-        return f"LinearProbe(layer={self.layer}, d_model={self.d_model})"
+        return f"LinearProbe(layers={self.layers}, d_model={self.d_model})"

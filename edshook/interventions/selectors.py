@@ -84,33 +84,44 @@ class PositionSelector:
     Args:
         prompt: At the prompt pass: ``"last"`` (the end of the chat template), ``"all"`` real
             prompt tokens, or ``"none"``.
-        generated: Whether to steer each generated token as it is decoded.
+        generated: Whether to steer generated tokens as they are decoded.
+        max_generated: Steer only the first ``max_generated`` generated tokens (None: all of them);
+            the start of an answer decides its course, and later tokens are then left alone.
 
     Padding positions are never selected.
 
     Examples:
         >>> PositionSelector(prompt="last", generated=True)
-        PositionSelector(prompt='last', generated=True)
+        PositionSelector(prompt='last', generated=True, max_generated=None)
     """
 
     prompt: Literal["last", "all", "none"] = "last"
     generated: bool = True
+    max_generated: int | None = None
 
     def __post_init__(self) -> None:
-        if self.prompt not in ("last", "all", "none") or not isinstance(self.generated, bool):
+        limit = self.max_generated
+        valid_limit = limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0)
+        if self.prompt not in ("last", "all", "none") or not isinstance(self.generated, bool) or not valid_limit:
             raise ValueError(
-                f"PositionSelector needs prompt in 'last', 'all', 'none' and generated a bool, got {self.prompt!r}, "
-                f"{self.generated!r}."
+                f"PositionSelector needs prompt in 'last', 'all', 'none', generated a bool and max_generated None or an "
+                f"integer >= 0, got {self.prompt!r}, {self.generated!r}, {limit!r}."
             )
+
+    def window(self, call: SiteCall) -> int | None:
+        """How many trailing positions of this call may be steered (None: none at all).
+
+        Decided from the call's phase and step alone, so it costs no device synchronisation.
+        """
+        if call.phase == "decode":
+            within = self.max_generated is None or call.step <= self.max_generated
+            return call.real.shape[1] if self.generated and within else None
+        return {"last": 1, "all": call.real.shape[1], "none": None}[self.prompt]
 
     def mask(self, call: SiteCall) -> Bool[torch.Tensor, "batch pos"]:
         """True where this call's hidden states should be steered."""
-        real = call.real
-        if call.phase == "decode":
-            return real if self.generated else torch.zeros_like(real)
-        if self.prompt == "all":
-            return real
-        selected = torch.zeros_like(real)
-        if self.prompt == "last":
-            selected[:, -1] = real[:, -1]
+        selected = torch.zeros_like(call.real)
+        width = self.window(call)
+        if width is not None:
+            selected[:, -width:] = call.real[:, -width:]
         return selected

@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-import json
-import warnings
 from collections.abc import Mapping
-from dataclasses import asdict
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from jaxtyping import Bool, Float
-from safetensors.torch import load_file, save_file
+from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
 from edshook.errors import PolicyError, PolicyMismatchError
 from edshook.interventions.constraints import NormConstraint
-from edshook.interventions.energy import EnergyModel, energy_and_grad
-from edshook.interventions.files import POLICY_FORMAT, POLICY_JSON, json_fields, read_record, sha256
+from edshook.interventions.energy import energy_and_grad, evaluating
 from edshook.interventions.protocol import EnergyRecord, ModelSpec, Site, SiteCall
 from edshook.interventions.schedule import StepSchedule
 from edshook.interventions.selectors import PositionSelector
 
-__all__ = ["EnergySteering", "Descent"]
-
-_WEIGHTS = "energies.safetensors"
+__all__ = ["Descent", "EnergySteering"]
 
 
+@dataclass(frozen=True)
 class Descent:
     """The outcome of descending a set of states: where they ended and what their energy did."""
 
-    def __init__(self, states: Tensor, before: Tensor, after: Tensor, n_steps: Tensor, nonfinite: Tensor) -> None:
-        self.states, self.before, self.after, self.n_steps, self.nonfinite = states, before, after, n_steps, nonfinite
+    states: Float[Tensor, "n d_model"]
+    before: Float[Tensor, " n"]
+    after: Float[Tensor, " n"]
+    n_steps: Int[Tensor, " n"]
+    nonfinite: Bool[Tensor, " n"]
 
 
 class EnergySteering(nn.Module):
@@ -43,7 +40,9 @@ class EnergySteering(nn.Module):
 
     Args:
         energies: One energy module per layer (``[n, d_model] -> [n]``), usually :class:`EnergyModel`.
-        schedule: Steps, step size, decay, and energy gating.
+        gates: Per layer, the calibrated energy above which a state counts as undesirable. A gated
+            schedule moves only states above their layer's gate (and stops once below it).
+        schedule: Steps, step size, decay, and whether the gates apply.
         constraint: Gradient normalisation, projections and caps on the move.
         positions: Which tokens to steer.
         model: The model the energies were trained on; attaching to another one is an error.
@@ -59,6 +58,7 @@ class EnergySteering(nn.Module):
         self,
         energies: Mapping[int, nn.Module],
         *,
+        gates: Mapping[int, float] | None = None,
         schedule: StepSchedule = StepSchedule(),
         constraint: NormConstraint = NormConstraint(),
         positions: PositionSelector = PositionSelector(),
@@ -69,11 +69,18 @@ class EnergySteering(nn.Module):
         if not energies:
             raise PolicyError("EnergySteering needs at least one layer's energy model.")
         self.energies = nn.ModuleDict({str(layer): energies[layer] for layer in sorted(energies)})
+        self.gates = {int(layer): float(value) for layer, value in (gates or {}).items()}
         self.schedule = schedule
         self.constraint = constraint
         self.positions = positions
         self.model = model
         self.metadata = dict(metadata or {})
+        ungated = [layer for layer in self.layers if layer not in self.gates]
+        if schedule.gated and ungated:
+            raise PolicyError(
+                f"A gated schedule needs a calibrated energy gate for every layer; layers {ungated} have none. "
+                "Fix: pass gates={layer: energy} (train_energies calibrates them), or use an ungated schedule."
+            )
         for layer, energy in self.energies.items():
             width = getattr(energy, "d_model", None)
             if model is not None and width is not None and width != model.d_model:
@@ -90,16 +97,16 @@ class EnergySteering(nn.Module):
     def energy(self, layer: int) -> nn.Module:
         return self.energies[str(layer)]
 
-    def threshold(self, layer: int) -> float:
-        """The calibrated energy threshold of a layer (0 for energies without one)."""
-        value = getattr(self.energy(layer), "threshold", None)
-        return 0.0 if value is None else float(value)
-
     def replace(self, **changes: Any) -> EnergySteering:
         """The same energies with other settings, e.g. ``policy.replace(schedule=StepSchedule(steps=3))``."""
-        settings = {"schedule": self.schedule, "constraint": self.constraint, "positions": self.positions}
-        settings |= {"model": self.model, "metadata": self.metadata} | changes
+        settings: dict[str, Any] = {"gates": self.gates, "schedule": self.schedule, "constraint": self.constraint}
+        settings |= {"positions": self.positions, "model": self.model, "metadata": self.metadata} | changes
         return EnergySteering({layer: self.energy(layer) for layer in self.layers}, **settings)
+
+    def place(self, devices: Mapping[Site, torch.device]) -> None:
+        """Move each layer's energy to the device of its site (called by the backend when attaching)."""
+        for layer in self.layers:
+            self.energy(layer).to(devices[Site(layer)])
 
     def check_model(self, spec: ModelSpec) -> None:
         """Refuse to steer a model other than the one the energies were trained on."""
@@ -123,36 +130,49 @@ class EnergySteering(nn.Module):
                 "Fix: train a policy on this model (edshook collect + edshook train)."
             )
 
-    def descend(self, layer: int, states: Float[Tensor, "n d_model"], *, measure_after: bool = False) -> Descent:
-        """Run the schedule on ``states`` (float32) at ``layer``; NaN or infinite rows stay where they started."""
+    def descend(
+        self,
+        layer: int,
+        states: Float[Tensor, "n d_model"],
+        *,
+        active: Bool[Tensor, " n"] | None = None,
+        measure_after: bool = False,
+        early_exit: bool = True,
+    ) -> Descent:
+        """Run the schedule on ``states`` (float32) at ``layer``; rows outside ``active`` and NaN or
+        infinite rows stay where they started.
+
+        Every step runs on every row, with masked updates; ``early_exit`` stops once no row moves,
+        which needs a host synchronisation per step (free on a CPU, costly on an accelerator).
+        """
         energy = self.energy(layer)
         start = states.float()
         current = start
-        active = torch.ones(len(start), dtype=torch.bool, device=start.device)
-        nonfinite = torch.zeros_like(active)
+        selected = torch.ones(len(start), dtype=torch.bool, device=start.device) if active is None else active
+        moving = selected.clone()
+        nonfinite = torch.zeros_like(selected)
         n_steps = torch.zeros(len(start), dtype=torch.long, device=start.device)
-        before = None
-        threshold = self.threshold(layer)
-        for size in self.schedule.sizes():
-            values, grad = energy_and_grad(energy, current)
-            if before is None:
-                before = values
-            bad = ~(torch.isfinite(values) & torch.isfinite(grad).all(-1))
-            nonfinite |= bad
-            active &= ~bad
-            if self.schedule.gated:
-                active &= values > threshold
-            if not bool(active.any()):
-                break
-            moved = self.constraint.clamp(current - size * self.constraint.direction(grad), start)
-            current = torch.where(active[:, None], moved, current)
-            n_steps += active.long()
-        current = torch.where(nonfinite[:, None], start, current)
-        if before is None or measure_after:
-            after, _ = energy_and_grad(energy, current)
-            before = after if before is None else before
-        else:
-            after = torch.full_like(before, float("nan"))
+        before: Tensor | None = None
+        with evaluating(energy):
+            for size in self.schedule.sizes():
+                values, grad = energy_and_grad(energy, current)
+                before = values if before is None else before
+                bad = ~(torch.isfinite(values) & torch.isfinite(grad).all(-1))
+                nonfinite |= bad & selected
+                moving &= ~bad
+                if self.schedule.gated:
+                    moving &= values > self.gates[layer]
+                if early_exit and not bool(moving.any()):
+                    break
+                moved = self.constraint.clamp(current - size * self.constraint.direction(grad), start)
+                current = torch.where(moving[:, None], moved, current)
+                n_steps += moving.long()
+            current = torch.where(nonfinite[:, None], start, current)
+            if before is None or measure_after:
+                after, _ = energy_and_grad(energy, current)
+                before = after if before is None else before
+            else:
+                after = torch.full_like(before, float("nan"))
         return Descent(current, before, after, n_steps, nonfinite)
 
     def forward(
@@ -161,114 +181,74 @@ class EnergySteering(nn.Module):
         call: SiteCall,
         rows: Bool[Tensor, " batch"] | None = None,
     ) -> Float[Tensor, "batch pos d_model"]:
-        """Steer the selected positions, of every row or only of ``rows``."""
-        mask = self.positions.mask(call)
+        """Steer the selected positions, of every row or only of ``rows``.
+
+        On an accelerator nothing here waits for the device unless a trace is recorded: every
+        candidate state is descended with masked updates. On a CPU only the selected states are.
+        """
+        width = self.positions.window(call)
+        if width is None or self.schedule.steps == 0:
+            return hidden
+        batch, pos, d_model = hidden.shape
+        mask = call.real[:, pos - width :]
         if rows is not None:
             mask = mask & rows.to(mask.device)[:, None]
-        if not bool(mask.any()) or self.schedule.steps == 0:
-            return hidden
-        rows, cols = mask.nonzero(as_tuple=True)
-        result = self.descend(call.site.layer, hidden[rows, cols], measure_after=call.trace is not None)
-        if bool(result.nonfinite.any()):
-            warnings.warn(
-                f"edshook: {int(result.nonfinite.sum())} state(s) at layer {call.site.layer} had NaN or infinite "
-                "energy or gradient and were left unsteered.",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        flat = hidden[:, pos - width :].reshape(-1, d_model)
+        on_cpu = hidden.device.type == "cpu"
+        index = mask.reshape(-1).nonzero().squeeze(1) if on_cpu else None
+        result = self.descend(
+            call.site.layer,
+            flat if index is None else flat[index],
+            active=mask.reshape(-1) if index is None else None,
+            measure_after=call.trace is not None,
+            early_exit=on_cpu,
+        )
+        call.count_nonfinite(result.nonfinite)
+        steered = result.states.to(hidden.dtype)
+        if index is None:
+            window = torch.where(mask.reshape(-1, 1), steered, flat)
+        else:
+            window = flat.index_copy(0, index, steered)
         edited = hidden.clone()
-        edited[rows, cols] = result.states.to(hidden.dtype)
+        edited[:, pos - width :] = window.view(batch, width, d_model)
         if call.trace is not None:
-            for i, (row, col) in enumerate(zip(rows.tolist(), cols.tolist())):
-                call.trace.records.append(
-                    EnergyRecord(
-                        layer=call.site.layer,
-                        phase=call.phase,
-                        step=call.step,
-                        row=row,
-                        position=col,
-                        energy_before=float(result.before[i]),
-                        energy_after=float(result.after[i]),
-                        n_steps=int(result.n_steps[i]),
-                        nonfinite=bool(result.nonfinite[i]),
-                    )
-                )
+            self._record(call, result, mask, pos - width, index)
         return edited
+
+    def _record(self, call: SiteCall, result: Descent, mask: Tensor, first: int, index: Tensor | None) -> None:
+        """Append one record per steered state to the trace (this is where host synchronisation is allowed)."""
+        width = mask.shape[1]
+        flat_index = mask.reshape(-1).nonzero().squeeze(1).tolist() if index is None else index.tolist()
+        chosen = range(len(flat_index)) if index is not None else flat_index
+        for i, flat in zip(chosen, flat_index):
+            row, column = divmod(flat, width)
+            call.trace.records.append(  # type: ignore[union-attr]
+                EnergyRecord(
+                    layer=call.site.layer,
+                    phase=call.phase,
+                    step=call.step,
+                    prompt=call.prompt(row),
+                    position=first + column,
+                    energy_before=float(result.before[i]),
+                    energy_after=float(result.after[i]),
+                    n_steps=int(result.n_steps[i]),
+                    nonfinite=bool(result.nonfinite[i]),
+                )
+            )
 
     def extra_repr(self) -> str:
         return f"layers={self.layers}, schedule={self.schedule}, positions={self.positions}"
 
-    # ----------------------------------------------------------------- files
-    def save(self, folder: str | Path) -> Path:
-        """Write ``policy.json`` and ``energies.safetensors`` into ``folder``."""
-        folder = Path(folder)
-        tensors: dict[str, Tensor] = {}
-        configs = {}
-        for layer in self.layers:
-            energy = self.energy(layer)
-            if not isinstance(energy, EnergyModel):
-                raise PolicyError(f"Only EnergyModel energies can be saved; layer {layer} holds {type(energy).__name__}.")
-            configs[str(layer)] = energy.config()
-            for name, value in energy.state_dict().items():
-                tensors[f"{layer}.{name}"] = value.detach().cpu().contiguous()
-        if self.constraint.project_out is not None:
-            tensors["constraint.project_out"] = self.constraint.project_out.cpu().contiguous()
-        folder.mkdir(parents=True, exist_ok=True)
-        weights = folder / _WEIGHTS
-        save_file(tensors, str(weights))
-        record = {
-            "format": POLICY_FORMAT,
-            "kind": "energy_steering",
-            "model": asdict(self.model) if self.model is not None else None,
-            "layers": list(self.layers),
-            "energies": configs,
-            "schedule": asdict(self.schedule),
-            "constraint": self.constraint.to_json(),
-            "positions": asdict(self.positions),
-            "weights_sha256": sha256(weights),
-            "metadata": self.metadata,
-        }
-        (folder / POLICY_JSON).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        return folder
+    def save(self, folder: Any, *, weights_dtype: torch.dtype = torch.float32) -> Any:
+        """Write ``policy.json`` and ``energies.safetensors`` into ``folder`` (see :mod:`edshook.interventions.files`)."""
+        from edshook.interventions.files import save_energy_steering
+
+        return save_energy_steering(self, folder, weights_dtype=weights_dtype)
 
     @classmethod
-    def load(cls, folder: str | Path, model: ModelSpec | None = None) -> EnergySteering:
-        """Read a policy folder; with ``model``, refuse one made for another model.
+    def load(cls, folder: Any, model: ModelSpec | None = None) -> EnergySteering:
+        """Read a policy folder; with ``model``, refuse one made for another model. Nothing is unpickled."""
+        from edshook.interventions.files import load_energy_steering
 
-        Only JSON and safetensors are read: nothing is unpickled.
-        """
-        folder = Path(folder)
-        record = read_record(folder, "energy_steering")
-        weights = folder / _WEIGHTS
-        if not weights.is_file():
-            raise PolicyError(f"{weights} is missing: a policy folder holds {POLICY_JSON} and {_WEIGHTS}.")
-        if sha256(weights) != record.get("weights_sha256"):
-            raise PolicyError(f"{weights} does not match the checksum in {POLICY_JSON}: the policy is corrupted.")
-        try:
-            tensors = load_file(str(weights))
-            layers = record["layers"]
-            if not isinstance(layers, list) or sorted(record["energies"]) != sorted(str(layer) for layer in layers):
-                raise ValueError("'layers' must list exactly the layers of 'energies'")
-            energies = {}
-            for layer in layers:
-                energy = EnergyModel(**json_fields(record["energies"][str(layer)], ("d_model", "hidden", "dropout")))
-                prefix = f"{layer}."
-                energy.load_state_dict({k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)})
-                energies[int(layer)] = energy.eval()
-            model_record = record["model"]
-            policy = cls(
-                energies,
-                schedule=StepSchedule(**json_fields(record["schedule"], StepSchedule)),
-                constraint=NormConstraint(
-                    **json_fields(record["constraint"], ("normalize", "max_move", "max_relative_move")),
-                    project_out=tensors.get("constraint.project_out"),
-                ),
-                positions=PositionSelector(**json_fields(record["positions"], PositionSelector)),
-                model=None if model_record is None else ModelSpec(**json_fields(model_record, ModelSpec)),
-                metadata=json_fields(record.get("metadata", {}), None),
-            )
-        except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
-            raise PolicyError(f"{folder / POLICY_JSON} is malformed: {err}") from err
-        if model is not None:
-            policy.check_model(model)
-        return policy
+        return load_energy_steering(folder, model)
+

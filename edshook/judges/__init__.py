@@ -8,6 +8,7 @@ Examples:
 """
 
 from edshook.judges.labels import Label, label, label_all, label_counts
+from edshook.judges.reader import AnswerJudge, JudgeChoice, Verdict
 from edshook.judges.substring import (
     DEFAULT_EXTRA_PREFIXES,
     JAILBREAKBENCH_SUBSTRINGS,
@@ -22,6 +23,9 @@ from edshook.judges.substring import (
 )
 
 __all__ = [
+    "AnswerJudge",
+    "JudgeChoice",
+    "Verdict",
     "DEFAULT_EXTRA_PREFIXES",
     "JAILBREAKBENCH_SUBSTRINGS",
     "KEYWORD_FILE",

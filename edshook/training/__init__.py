@@ -1,7 +1,7 @@
 """EBM training: labelled activations, losses, per-layer training and layer ranking."""
 
 from edshook.training.activations import ActivationSet
-from edshook.training.collect import Answer, answer_prompts, collect_labelled
+from edshook.training.collect import Answer, answer_prompts, collect_labelled, refused
 from edshook.training.conditional import ProbeReport, TrainedProbes, train_conditional, train_probes
 from edshook.training.losses import info_nce, logistic
 from edshook.training.trainer import (
@@ -20,6 +20,7 @@ __all__ = [
     "TrainConfig",
     "TrainedEnergies",
     "answer_prompts",
+    "refused",
     "calibrate",
     "collect_labelled",
     "info_nce",

@@ -71,7 +71,7 @@ def train_probes(
     is_val = validation_rows(activations.ids, config)
     probes, reports = {}, {}
     for layer in tqdm(list(activations.layers if layers is None else layers), desc="train probes", unit="layer", disable=not progress):
-        x = activations.layer(layer).float()
+        x = activations.layer(layer).float()[:, None]
         probe = _fit(LinearProbe(layer, x.shape[-1]), x[~is_val], harmful[~is_val], l2)
         with torch.no_grad():
             scores = probe(x[is_val])
@@ -81,7 +81,7 @@ def train_probes(
     return TrainedProbes(probes, reports)
 
 
-def _fit(probe: LinearProbe, x: Float[Tensor, "n d"], y: Bool[Tensor, " n"], l2: float) -> LinearProbe:
+def _fit(probe: LinearProbe, x: Float[Tensor, "n layer d"], y: Bool[Tensor, " n"], l2: float) -> LinearProbe:
     optimiser = torch.optim.LBFGS(probe.parameters(), max_iter=200, line_search_fn="strong_wolfe")
     target = y.float()
 
@@ -103,7 +103,7 @@ def train_conditional(
     config: TrainConfig = TrainConfig(),
     benign_schedule: StepSchedule = StepSchedule(steps=5, step_size=2.0),
     harmful_schedule: StepSchedule = StepSchedule(steps=5, step_size=2.0),
-    threshold: float = 0.5,
+    probe_threshold: float = 0.5,
     constraint: NormConstraint = NormConstraint(),
     positions: PositionSelector = PositionSelector(),
     probe_layer: int | None = None,
@@ -142,4 +142,6 @@ def train_conditional(
         parts[name] = trained.policy(k, schedule=schedule, constraint=constraint, positions=positions, activations=activations)
     report = probes.reports[probe.layer]
     metadata = {"probe": {"layer": report.layer, "val_accuracy": report.val_accuracy, "val_auc": report.val_auc}}
-    return ConditionalSteering(probe, parts["benign"], parts["harmful"], threshold=threshold, metadata=metadata)
+    return ConditionalSteering(
+        probe, parts["benign"], parts["harmful"], benign_below=probe_threshold, harmful_above=probe_threshold, metadata=metadata
+    )

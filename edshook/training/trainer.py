@@ -56,14 +56,14 @@ class LayerReport:
     layer: int
     val_accuracy: float
     val_auc: float
-    threshold: float
+    energy_threshold: float
     val_loss: float
     epochs: int
 
 
 @dataclass(frozen=True)
 class TrainedEnergies:
-    """One trained EBM per layer, their reports, and the data they saw."""
+    """One trained EBM per layer, their reports (with each layer's calibrated energy threshold), and the data they saw."""
 
     energies: dict[int, EnergyModel]
     reports: dict[int, LayerReport]
@@ -97,6 +97,7 @@ class TrainedEnergies:
         }
         return EnergySteering(
             {layer: self.energies[layer] for layer in layers},
+            gates={layer: self.reports[layer].energy_threshold for layer in layers},
             schedule=schedule,
             constraint=constraint,
             positions=positions,
@@ -219,12 +220,12 @@ def _train_layer(
             stale += 1
             if stale >= config.patience:
                 break
-    model.load_state_dict(best_state)  # type: ignore[arg-type]
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
         threshold, accuracy, auc = calibrate(model(val[0]), model(val[1]))
-    model.threshold.fill_(threshold)
-    return model, LayerReport(layer, accuracy, auc, float(model.threshold), best_loss, best_epoch)
+    return model, LayerReport(layer, accuracy, auc, threshold, best_loss, best_epoch)
 
 
 @torch.no_grad()

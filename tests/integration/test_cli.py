@@ -38,7 +38,8 @@ def test_collect_resume_train_generate(tiny_folder, tmp_path):
     assert record["command"] == "collect" and record["settings"]["seed"] == 0 and record["settings"]["max_new_tokens"] == 4
     assert len(record["data_ids"]) == 50 and record["versions"]["torch"]
     answers = (out / "answers.jsonl").read_text().splitlines()
-    assert len(answers) == 50 and {"id", "answer", "label"} <= json.loads(answers[0]).keys()
+    assert len(answers) == 50 and {"id", "prompt", "answer", "n_tokens", "label", "substring"} <= json.loads(answers[0]).keys()
+    assert record["resolved"]["dtype"] == "torch.float32"
     run("collect", "--out", str(out), "--sets", "or_bench_hard,or_bench_toxic", *common)
     assert len((out / "answers.jsonl").read_text().splitlines()) == 50, "a rerun answers nothing again"
     output = run("train", str(out), "--out", str(tmp_path / "policy"), "--kind", "single", "--top-k", "2", "--steps", "2")
@@ -69,16 +70,21 @@ def test_run_folder_from_another_model_is_refused(tiny_folder, tmp_path):
         )
 
 
-def test_demo_pipeline_on_tiny_model(tiny_folder, tmp_path):
+def test_demo_pipeline_on_tiny_model(tmp_path):
+    from edshook.backends import make_backend
     from edshook.data.demo import demo_prompts
-    from edshook.demo import run_demo
+    from edshook.demo import _from_scratch
+    from edshook.judges import AnswerJudge
 
     prompts = demo_prompts()
     assert len(set(prompts.ids)) == len(prompts) and {p.harmful for p in prompts} == {True, False}
-    summary = run_demo(tmp_path / "demo", model=str(tiny_folder), library="nnsight", max_new_tokens=2)
-    assert summary["harmful"] == 24
-    assert (tmp_path / "demo" / "policy_fold1" / "policy.json").is_file()
-    assert (tmp_path / "demo" / "policy_fold2" / "policy.json").is_file()
+    shown = []
+    summary = _from_scratch(make_backend(make_tiny_model(), "nnsight"), prompts, AnswerJudge(), tmp_path / "demo", 2, shown.append)
+    assert summary["harmful"] == 24 and summary["benign"] == 48 and any("fold 2" in line for line in shown)
+    assert (tmp_path / "demo" / "answers.jsonl").is_file()
+    trained = [k for k in (1, 2) if (tmp_path / "demo" / f"policy_fold{k}" / "policy.json").is_file()]
+    untrained = [line for line in shown if "no policy" in line]
+    assert len(trained) + len(untrained) == 2, "each fold either trains a policy or says why it could not"
 
 
 def test_eval_reads_user_sets(tiny_folder, tmp_path):
@@ -88,10 +94,12 @@ def test_eval_reads_user_sets(tiny_folder, tmp_path):
         "--max-new-tokens", "3", "--harmless", "2",
     )
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
-    rates = report["methods"]["base"]
-    assert rates["xstest_unsafe"]["kind"] == "refusal" and rates["xstest_safe"]["kind"] == "compliance"
-    assert rates["oktest"]["n"] > 0 and rates["phtest"]["n"] > 0
-    assert report["details"]["base"]["harmless_kl"] < 1e-6
+    sets = report["methods"]["base"]["sets"]
+    assert sets["xstest_unsafe"]["kind"] == "harmful" and sets["xstest_safe"]["kind"] == "benign"
+    assert sets["oktest"]["n"] > 0 and sets["phtest"]["n"] > 0
+    assert report["methods"]["base"]["harmless_kl"] < 1e-6
+    output = run("show", str(tmp_path / "eval"), "--n", "2", "--set", "oktest")
+    assert output.count("[base]") == 2 and "substring:" in output
 
 
 def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path):
@@ -117,11 +125,12 @@ def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path
     output = run("train", str(tmp_path / "run"), "--out", str(tmp_path / "policy"), "--top-k", "1")
     assert "probe at layer" in output and "edshook tune" in output
     policy = ConditionalSteering.load(tmp_path / "policy", model=spec)
-    assert policy.threshold == 0.5 and policy.probe.layer <= min(policy.benign.layers + policy.harmful.layers)
+    assert policy.harmful_above == 0.5 and policy.probe.layer <= min(policy.benign.layers + policy.harmful.layers)
 
     output = run("tune", str(tmp_path / "policy"), "--model", str(tiny_folder), "--data-dir", str(FIXTURES),
                  "--dtype", "float32", "--max-new-tokens", "2")
     tuning = json.loads((tmp_path / "policy" / "tuning" / "tuning.json").read_text())
     assert set(tuning["base"]) == {"or_bench_hard_val", "or_bench_toxic_val", "advbench_val"}
-    assert ConditionalSteering.load(tmp_path / "policy").threshold == tuning["threshold"]
-    assert f"threshold {tuning['threshold']:g}" in output
+    tuned = ConditionalSteering.load(tmp_path / "policy")
+    assert (tuned.benign_below, tuned.harmful_above) == (tuning["benign_below"], tuning["harmful_above"])
+    assert f"harmful_above {tuning['harmful_above']:g}" in output

@@ -9,8 +9,8 @@ import torch
 from edshook.backends import make_backend
 from edshook.baselines import DirectionalAblation
 from edshook.data import Prompt, PromptSet
-from edshook.evaluation import Capability, Method, evaluate, plot_tradeoff, write_report
-from edshook.judges import default_judge
+from edshook.evaluation import Capability, Method, Sweep, evaluate, plot_tradeoff, read_answers, write_report
+from edshook.judges import AnswerJudge
 from tests.conftest import make_tiny_model
 
 SETS = {
@@ -38,41 +38,48 @@ def test_evaluate_report_and_plot(tmp_path):
     torch.manual_seed(0)
     methods = [
         Method("base"),
-        Method("ablation", (DirectionalAblation(torch.randn(64), range(4)),), strength=1.0),
-        Method("ablation", (DirectionalAblation(torch.randn(64), range(2, 4)),), strength=2.0),
+        Method("ablation", (DirectionalAblation(torch.randn(64), range(4)),), sweep=Sweep("start_layer", 0)),
+        Method("ablation", (DirectionalAblation(torch.randn(64), range(2, 4)),), sweep=Sweep("start_layer", 2)),
     ]
-    results = [evaluate(backend, m, SETS, default_judge(), capability=capability, max_new_tokens=4) for m in methods]
+    results = [evaluate(backend, m, SETS, AnswerJudge(), capability=capability, max_new_tokens=4) for m in methods]
     assert results[0].harmless_kl < 1e-6, "the base model against itself"
     assert results[1].harmless_kl > 0 and results[0].harmless_perplexity > 1
-    assert results[0].rates["benign"].kind == "compliance" and results[0].rates["harmful"].n == 2
+    assert results[0].sets["benign"].kind == "benign" and len(results[0].sets["harmful"].answers) == 2
+    assert results[0].sets["harmful"].model is None, "no model judge was asked for"
     assert backend.attached == ()
-    report = write_report(results, tmp_path, header={"model": "tiny", "judge": "default", "max_new_tokens": 4})
+    report = write_report(results, tmp_path, header={"model": "tiny", "max_new_tokens": 4})
     saved = json.loads((tmp_path / "report.json").read_text())
     assert saved == json.loads(json.dumps(report))
-    assert set(saved["methods"]) == {"base", "ablation@1", "ablation@2"}
-    assert set(saved["methods"]["base"]["harmful"]) == {"n", "rate", "ci95", "kind"}
+    assert set(saved["methods"]) == {"base", "ablation@0", "ablation@2"}
+    harmful = saved["methods"]["base"]["sets"]["harmful"]
+    assert harmful["n"] == 2 and set(harmful["substring"]) == {"n", "count", "rate", "ci95"} and harmful["model"] is None
     assert "| base |" in (tmp_path / "report.md").read_text()
-    png = plot_tradeoff(report["details"], tmp_path / "plot.png", compliance_sets=["benign"], refusal_sets=["harmful"])
+    answers = read_answers(tmp_path / "answers.jsonl")
+    assert len(answers) == 3 * 4, "every method's answer to every prompt is kept"
+    row = answers[0]
+    assert {"method", "set", "id", "prompt", "answer", "n_tokens", "substring", "model", "degeneracy"} <= row.keys()
+    assert row["n_tokens"] <= 4 and row["substring"]["refused"] in (True, False)
+    png = plot_tradeoff(saved["methods"], tmp_path / "plot.png", benign=["benign"], harmful=["harmful"])
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_compare_runs_every_method_and_plots(tmp_path):
     from pathlib import Path
 
-    from edshook.evaluation.suite import compare
+    from edshook.evaluation import compare, comparison_methods
     from edshook.interventions import ConditionalSteering, EnergyModel, EnergySteering, LinearProbe
 
     fixtures = Path(__file__).parents[1] / "fixtures" / "data"
     backend = make_backend(make_tiny_model(), "nnsight")
     torch.manual_seed(0)
-    single = EnergySteering({2: EnergyModel(64, hidden=(16,))}, model=backend.spec)
-    conditional = ConditionalSteering(LinearProbe(1, 64), single, single.replace(), threshold=0.6)
-    report = compare(
-        backend, conditional, SETS, default_judge(), tmp_path, data_dir=fixtures, reference=single, harmless=2, max_new_tokens=3
-    )
-    names = {entry["method"] for entry in report["details"].values()}
+    single = EnergySteering({2: EnergyModel(64, hidden=(16,))}, gates={2: 0.0}, model=backend.spec)
+    conditional = ConditionalSteering(LinearProbe(1, 64), single, single.replace(), benign_below=0.6, harmful_above=0.6)
+    methods = comparison_methods(backend, conditional, data_dir=fixtures, reference=single, progress=False)
+    comparison = compare(backend, methods, SETS, AnswerJudge(), data_dir=fixtures, harmless=2, max_new_tokens=3, progress=False)
+    report = comparison.save(tmp_path)
+    names = {entry["method"] for entry in report["methods"].values()}
     assert names == {"base", "system_prompt", "refusal_ablation", "actadd", "surgical", "eds", "eds_gated",
-                     "eds_conditional", "eds_probe_gated", "eds_benign_energy"}
-    assert "eds_conditional@0.6" in report["details"], "the policy's own threshold is among those swept"
+                     "eds_default", "eds_conditional", "eds_probe_gated", "eds_benign_energy"}
+    assert "eds_default@0.6" in report["methods"], "the policy runs as it is, beside its threshold sweep"
     assert set(report["summary"]) == names and (tmp_path / "tradeoff.png").is_file()
-    assert report["policy_kind"] == "ConditionalSteering" and backend.attached == ()
+    assert len(read_answers(tmp_path / "answers.jsonl")) == len(methods) * 4 and backend.attached == ()

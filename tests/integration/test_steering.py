@@ -128,12 +128,15 @@ def test_conditional_policy_routes_each_prompt_the_same_way_on_both_backends():
     answers, scores = {}, {}
     for library in LIBRARIES:
         backend = make_backend(make_tiny_model(), library)
-        states = backend.collect(PROMPTS, [1], progress=False)[:, 0]
+        states = backend.collect(PROMPTS, [1], progress=False)
         scores[library] = probe.probability(states)
         threshold = float(scores[library].median())
-        policy = ConditionalSteering(probe, benign, harmful, threshold=threshold)
-        with backend.steer(policy):
+        policy = ConditionalSteering(probe, benign, harmful, benign_below=threshold, harmful_above=threshold)
+        with backend.steer(policy, record=True) as handle:
             answers[library] = backend.generate(PROMPTS, max_new_tokens=8, progress=False)
+        recorded = sorted(handle.trace.routes, key=lambda route: route.prompt)
+        assert [r.prompt for r in recorded] == list(range(len(PROMPTS))), "routes follow the caller's prompt order"
+        assert torch.allclose(torch.tensor([r.score for r in recorded]), scores[library], atol=1e-5)
         routed = []
         for index, is_harmful in enumerate((scores[library] > threshold).tolist()):
             with backend.steer(harmful if is_harmful else benign):

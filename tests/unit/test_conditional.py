@@ -12,6 +12,7 @@ from edshook.interventions import (
     ConditionalSteering,
     EnergyModel,
     EnergySteering,
+    EnergyTrace,
     LinearProbe,
     ModelSpec,
     Site,
@@ -40,8 +41,10 @@ def toward(value: float, layer: int = 2) -> EnergySteering:
     return EnergySteering({layer: QuadraticEnergy(torch.full((16,), value))}, schedule=StepSchedule(steps=1, step_size=1.0))
 
 
-def call(layer: int, phase: str = "prefill", batch: int = 2, pos: int = 3) -> SiteCall:
-    return SiteCall(Site(layer), phase, 0 if phase == "prefill" else 1, torch.ones(batch, pos, dtype=torch.bool))
+def call(layer: int, phase: str = "prefill", batch: int = 2, pos: int = 3, state: dict | None = None, trace=None) -> SiteCall:
+    """A site call of one decoding run: calls that share ``state`` belong to the same run."""
+    real = torch.ones(batch, pos, dtype=torch.bool)
+    return SiteCall(Site(layer), phase, 0 if phase == "prefill" else 1, real, state={} if state is None else state, trace=trace)
 
 
 def test_each_prompt_is_steered_by_the_policy_its_probe_score_selects():
@@ -49,39 +52,69 @@ def test_each_prompt_is_steered_by_the_policy_its_probe_score_selects():
     assert policy.layers == (1, 2)
     hidden = torch.randn(2, 3, 16)
     hidden[0, -1, 0], hidden[1, -1, 0] = -5.0, 5.0  # row 0 reads benign, row 1 harmful
-    assert torch.equal(policy(hidden, call(1)), hidden), "the probe layer only reads"
-    steered = policy(hidden, call(2))
+    run, trace = {}, EnergyTrace()
+    assert torch.equal(policy(hidden, call(1, state=run, trace=trace)), hidden), "the probe layer only reads"
+    steered = policy(hidden, call(2, state=run))
     benign, harmful = toward(-10.0)(hidden, call(2)), toward(10.0)(hidden, call(2))
     assert torch.allclose(steered[0], benign[0]) and torch.allclose(steered[1], harmful[1])
-    assert policy.last_scores.tolist() == pytest.approx([0.0, 1.0], abs=1e-6)
+    assert [r.score for r in trace.routes] == pytest.approx([0.0, 1.0], abs=1e-6)
+    assert [r.route for r in trace.routes] == ["benign", "harmful"]
     decode = torch.randn(2, 1, 16)
     decode[0, 0, 0], decode[1, 0, 0] = 5.0, -5.0  # scores flipped, but the prefill decision holds
-    steered = policy(decode, call(2, "decode", pos=1))
+    steered = policy(decode, call(2, "decode", pos=1, state=run))
     assert torch.allclose(steered[0], toward(-10.0)(decode, call(2, "decode", pos=1))[0])
     assert torch.allclose(steered[1], toward(10.0)(decode, call(2, "decode", pos=1))[1])
+    assert not any(isinstance(v, torch.Tensor) for v in vars(policy).values()), "no decision is kept on the module"
+
+
+def test_interleaved_runs_keep_their_own_decisions():
+    policy = ConditionalSteering(sign_probe(1), toward(-10.0), toward(10.0))
+    first, second = torch.randn(2, 3, 16), torch.randn(2, 3, 16)
+    first[:, -1, 0], second[:, -1, 0] = -5.0, 5.0  # the first run is all benign, the second all harmful
+    run_a, run_b = {}, {}
+    policy(first, call(1, state=run_a))
+    policy(second, call(1, state=run_b))
+    decode = torch.randn(2, 1, 16)
+    a = policy(decode, call(2, "decode", pos=1, state=run_a))
+    assert torch.allclose(a, toward(-10.0)(decode, call(2, "decode", pos=1))), "run A keeps its own routing"
+
+
+def test_a_band_leaves_uncertain_prompts_alone():
+    hidden = torch.randn(3, 3, 16)
+    hidden[:, -1] = 0.0  # a zero state reads P(harmful) = 0.5 exactly
+    hidden[0, -1, 0], hidden[2, -1, 0] = -5.0, 5.0  # P(harmful) = 0 and 1
+    policy = ConditionalSteering(sign_probe(1), toward(-10.0), toward(10.0), benign_below=0.3, harmful_above=0.7)
+    run = {}
+    policy(hidden, call(1, batch=3, state=run))
+    steered = policy(hidden, call(2, batch=3, state=run))
+    assert torch.equal(steered[1], hidden[1]), "between the thresholds nothing is steered"
+    assert not torch.equal(steered[0], hidden[0]) and not torch.equal(steered[2], hidden[2])
 
 
 def test_without_a_harmful_policy_harmful_prompts_are_left_alone():
     policy = ConditionalSteering(sign_probe(2), toward(-10.0))
     hidden = torch.randn(2, 3, 16)
     hidden[:, -1, 0] = torch.tensor([-5.0, 5.0])
-    steered = policy(hidden, call(2))
+    steered = policy(hidden, call(2))  # the probe and the steered layer are the same: decide, then steer
     assert torch.equal(steered[1], hidden[1]) and not torch.equal(steered[0], hidden[0])
 
 
 def test_threshold_moves_the_boundary():
     hidden = torch.randn(2, 3, 16)
     hidden[:, -1, 0] = torch.tensor([-5.0, 5.0])
-    everything_benign = ConditionalSteering(sign_probe(1), toward(-10.0), toward(10.0), threshold=1.0)
-    everything_benign(hidden, call(1))
-    assert torch.allclose(everything_benign(hidden, call(2)), toward(-10.0)(hidden, call(2)))
+    everything_benign = ConditionalSteering(sign_probe(1), toward(-10.0), toward(10.0), benign_below=1.0, harmful_above=1.0)
+    run = {}
+    everything_benign(hidden, call(1, state=run))
+    assert torch.allclose(everything_benign(hidden, call(2, state=run)), toward(-10.0)(hidden, call(2)))
 
 
 def test_bad_compositions_are_clear_errors():
     with pytest.raises(PolicyError, match="probe reads layer 3, after the steered layer 2"):
         ConditionalSteering(sign_probe(3), toward(-1.0))
-    with pytest.raises(PolicyError, match="threshold between 0 and 1"):
-        ConditionalSteering(sign_probe(1), toward(-1.0), threshold=1.5)
+    with pytest.raises(PolicyError, match="0 <= benign_below <= harmful_above <= 1"):
+        ConditionalSteering(sign_probe(1), toward(-1.0), benign_below=0.5, harmful_above=1.5)
+    with pytest.raises(PolicyError, match="0 <= benign_below <= harmful_above <= 1"):
+        ConditionalSteering(sign_probe(1), toward(-1.0), benign_below=0.7, harmful_above=0.3)
     with pytest.raises(PolicyError, match="different widths"):
         ConditionalSteering(LinearProbe(1, 8), toward(-1.0))
     policy = ConditionalSteering(sign_probe(1), toward(-1.0))
@@ -93,20 +126,21 @@ def trained_parts() -> tuple[LinearProbe, EnergySteering, EnergySteering]:
     probe = LinearProbe(1, 16)
     torch.nn.init.normal_(probe.linear.weight)
     parts = [
-        EnergySteering({layer: EnergyModel(16, hidden=(8,), threshold=0.1)}, schedule=StepSchedule(steps=2), model=SPEC)
+        EnergySteering({layer: EnergyModel(16, hidden=(8,))}, gates={layer: 0.1}, schedule=StepSchedule(steps=2), model=SPEC)
         for layer in (2, 3)
     ]
     return probe, parts[0], parts[1]
 
 
 def test_round_trip_and_load_policy_reads_either_kind(tmp_path):
-    policy = ConditionalSteering(*trained_parts(), threshold=0.7, metadata={"note": "x"})
+    policy = ConditionalSteering(*trained_parts(), benign_below=0.6, harmful_above=0.7, metadata={"note": "x"})
     policy.save(tmp_path / "c")
     loaded = load_policy(tmp_path / "c", SPEC)
-    assert isinstance(loaded, ConditionalSteering) and loaded.threshold == 0.7 and loaded.metadata == {"note": "x"}
+    assert isinstance(loaded, ConditionalSteering) and loaded.metadata == {"note": "x"}
+    assert (loaded.benign_below, loaded.harmful_above) == (0.6, 0.7) and loaded.benign.gates == {2: 0.1}
     assert loaded.layers == (1, 2, 3) and loaded.harmful.layers == (3,)
     h = torch.randn(5, 16)
-    assert torch.equal(loaded.probe(h), policy.probe(h))
+    assert torch.equal(loaded.probe(h[:, None]), policy.probe(h[:, None]))
     assert torch.equal(loaded.benign.descend(2, h).states, policy.benign.descend(2, h).states)
     policy.benign.save(tmp_path / "plain")
     assert isinstance(load_policy(tmp_path / "plain"), EnergySteering)
@@ -160,36 +194,65 @@ def test_train_conditional_trains_each_energy_on_its_own_prompts():
     assert set(policy.benign.metadata["train_ids"]).isdisjoint(policy.harmful.metadata["train_ids"])
 
 
+def outcomes_of(scores: dict, refused: dict) -> dict:
+    """Tuning outcomes from refusal flags per route (good = answered on a benign set, refused on a harmful one)."""
+    from edshook.evaluation.tuning import Outcomes
+
+    return {
+        name: Outcomes("benign" if name == "benign" else "harmful", scores[name],
+                       {route: flags if name == "harmful" else ~flags for route, flags in refused[name].items()})
+        for name in scores
+    }
+
+
+def no_band(*thresholds: float) -> list[tuple[float, float]]:
+    return [(t, t) for t in thresholds]
+
+
 def test_threshold_choice_keeps_harmful_refusal_above_base_by_the_margin():
-    from edshook.evaluation.tuning import choose_threshold
+    from edshook.evaluation.tuning import choose_thresholds
 
     # Benign prompts score low, harmful high; steering as benign answers everything, as harmful refuses everything.
     scores = {"benign": torch.tensor([0.1, 0.2, 0.3, 0.7]), "harmful": torch.tensor([0.4, 0.6, 0.8, 0.9])}
     no, yes = torch.zeros(4, dtype=torch.bool), torch.ones(4, dtype=torch.bool)
-    outcomes = {
+    refused = {
         "benign": {"base": torch.tensor([True, True, False, False]), "benign": no, "harmful": yes},
         "harmful": {"base": torch.tensor([True, False, False, False]), "benign": no, "harmful": yes},
     }
-    kinds = {"benign": "compliance", "harmful": "refusal"}
-    tuning = choose_threshold(scores, outcomes, kinds, thresholds=(0.35, 0.5, 0.65, 0.75, 0.85), margin=0.25)
+    outcomes = outcomes_of(scores, refused)
+    tuning = choose_thresholds(outcomes, no_band(0.35, 0.5, 0.65, 0.75, 0.85), margin=0.25)
     assert tuning.base == {"benign": 0.5, "harmful": 0.25}
-    rows = {row["threshold"]: (row["benign"], row["harmful"]) for row in tuning.table}
+    rows = {row["harmful_above"]: (row["benign"], row["harmful"]) for row in tuning.table}
     assert rows == {0.35: (0.75, 1.0), 0.5: (0.75, 0.75), 0.65: (0.75, 0.5), 0.75: (1.0, 0.5), 0.85: (1.0, 0.25)}
-    assert tuning.threshold == 0.75 and tuning.feasible, "the most compliant threshold that keeps refusal >= 0.25 + 0.25"
+    assert tuning.harmful_above == 0.75 and tuning.feasible, "the most compliant threshold that keeps refusal >= 0.25 + 0.25"
     with pytest.warns(RuntimeWarning, match="No probe threshold"):
-        strict = choose_threshold(scores, outcomes, kinds, thresholds=(0.5, 0.9), margin=0.9)
-    assert strict.threshold == 0.5 and not strict.feasible
+        strict = choose_thresholds(outcomes, no_band(0.5, 0.9), margin=0.9)
+    assert strict.harmful_above == 0.5 and not strict.feasible, "the safest candidate when none is safe enough"
+
+
+def test_a_band_sends_uncertain_prompts_to_the_base_answer():
+    from edshook.evaluation.tuning import choose_thresholds
+
+    scores = {"benign": torch.tensor([0.1, 0.5]), "harmful": torch.tensor([0.5, 0.9])}
+    no, yes = torch.zeros(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)
+    refused = {
+        "benign": {"base": torch.tensor([True, False]), "benign": no, "harmful": yes},
+        "harmful": {"base": torch.tensor([True, True]), "benign": no, "harmful": yes},
+    }
+    tuning = choose_thresholds(outcomes_of(scores, refused), [(0.3, 0.7)])
+    row = tuning.table[0]
+    assert row["benign"] == 1.0 and row["harmful"] == 1.0, "the 0.5 scores take their base answers"
 
 
 def test_conditional_methods_sweep_the_threshold_and_ablate_the_parts():
-    from edshook.evaluation.suite import conditional_methods
+    from edshook.evaluation import conditional_methods
 
     policy = ConditionalSteering(*trained_parts())
     methods = conditional_methods(policy, thresholds=(0.5, 0.8))
     assert [m.label for m in methods] == [
         "eds_conditional@0.5", "eds_conditional@0.8", "eds_probe_gated@0.5", "eds_probe_gated@0.8", "eds_benign_energy",
     ]
-    assert methods[1].interventions[0].threshold == 0.8 and methods[2].interventions[0].harmful is None
+    assert methods[1].interventions[0].harmful_above == 0.8 and methods[2].interventions[0].harmful is None
     assert methods[-1].interventions[0] is policy.benign
 
 
@@ -205,24 +268,25 @@ def test_without_jailbreaks_there_is_no_harmful_energy_and_a_warning_says_so():
 def test_tuning_needs_benign_and_harmful_validation_sets():
     from edshook.data import Prompt, PromptSet
     from edshook.errors import DataError
-    from edshook.evaluation.tuning import tune_threshold
+    from edshook.evaluation import tune_thresholds
+    from edshook.judges import AnswerJudge
 
     benign = PromptSet("b", (Prompt("b:0", "How do I kill a process?", False, "b"),))
     policy = ConditionalSteering(*trained_parts())
     with pytest.raises(DataError, match="needs benign and harmful sets"):
-        tune_threshold(None, policy, {"b": benign}, judge=lambda answers, prompts: [])
-    with pytest.raises(DataError, match="at least one benign and one harmful"):
-        tune_threshold(None, policy, {}, judge=lambda answers, prompts: [])
+        tune_thresholds(None, policy, {"b": benign}, AnswerJudge())
+    with pytest.raises(DataError, match="needs benign and harmful sets"):
+        tune_thresholds(None, policy, {}, AnswerJudge())
 
 
 def test_the_margin_never_asks_for_more_than_full_refusal():
-    from edshook.evaluation.tuning import choose_threshold
+    from edshook.evaluation.tuning import choose_thresholds
 
     scores = {"benign": torch.tensor([0.1, 0.2]), "harmful": torch.tensor([0.8, 0.9])}
     no, yes = torch.zeros(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)
-    outcomes = {
+    refused = {
         "benign": {"base": yes, "benign": no, "harmful": yes},
         "harmful": {"base": yes, "benign": no, "harmful": yes},  # the base model refuses every harmful prompt
     }
-    tuning = choose_threshold(scores, outcomes, {"benign": "compliance", "harmful": "refusal"}, thresholds=(0.5,))
-    assert tuning.feasible and tuning.threshold == 0.5
+    tuning = choose_thresholds(outcomes_of(scores, refused), no_band(0.5), margin=0.1)
+    assert tuning.feasible and tuning.harmful_above == 0.5

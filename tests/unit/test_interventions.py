@@ -75,8 +75,7 @@ def test_descent_matches_formula_for_quadratic_energy():
 
 def test_gated_descent_stops_below_threshold():
     ebm = QuadraticEnergy(torch.zeros(4))
-    ebm.register_buffer("threshold", torch.tensor(1.1))
-    policy = EnergySteering({0: ebm}, schedule=StepSchedule(steps=50, step_size=0.1, gated=True))
+    policy = EnergySteering({0: ebm}, gates={0: 1.1}, schedule=StepSchedule(steps=50, step_size=0.1, gated=True))
     near, far = torch.tensor([[0.5, 0, 0, 0]]), torch.tensor([[3.0, 0, 0, 0]])
     out = policy.descend(0, torch.cat([near, far]), measure_after=True)
     assert out.n_steps[0] == 0 and torch.equal(out.states[0], near[0])
@@ -105,9 +104,10 @@ def test_energy_model_shapes_and_eval_during_descent():
 
 def test_policy_round_trip(tmp_path):
     spec = ModelSpec("tiny", 4, 16)
-    energies = {1: EnergyModel(16, hidden=(8,)), 3: EnergyModel(16, hidden=(8,), threshold=-0.25)}
+    energies = {1: EnergyModel(16, hidden=(8,)), 3: EnergyModel(16, hidden=(8,))}
     policy = EnergySteering(
         energies,
+        gates={1: 0.5, 3: -0.25},
         schedule=StepSchedule(steps=4, step_size=0.5, gated=True),
         constraint=NormConstraint(max_relative_move=0.2, project_out=torch.randn(2, 16)),
         positions=PositionSelector("all", generated=False),
@@ -117,7 +117,7 @@ def test_policy_round_trip(tmp_path):
     policy.save(tmp_path / "p")
     loaded = EnergySteering.load(tmp_path / "p", model=spec)
     assert loaded.layers == (1, 3) and loaded.schedule == policy.schedule and loaded.positions == policy.positions
-    assert loaded.threshold(3) == -0.25 and loaded.metadata == {"train_ids": ["a", "b"]}
+    assert loaded.gates[3] == -0.25 and loaded.metadata == {"train_ids": ["a", "b"]}
     assert torch.allclose(loaded.constraint.project_out, policy.constraint.project_out)
     h = torch.randn(3, 16)
     assert torch.equal(loaded.descend(1, h).states, policy.descend(1, h).states)

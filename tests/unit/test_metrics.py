@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edshook.baselines import ActivationAddition, DirectionalAblation, kl_divergence, orthogonalise
+from edshook.baselines import ActivationAddition, DirectionalAblation, orthogonalise
 from edshook.data import Prompt, PromptSet
 from edshook.errors import DataError
-from edshook.evaluation import rate, set_kind, wilson_interval
+from edshook.evaluation import Rate, kl_divergence, set_kind, wilson_interval
 from edshook.interventions import Site, SiteCall
 
 
@@ -24,15 +24,19 @@ def test_wilson_interval_known_values():
 
 def test_rates_count_the_right_thing():
     refused = [True, False, False, False]
-    assert rate(refused, "refusal").rate == 0.25
-    compliance = rate(refused, "compliance")
+    assert Rate.of(refused).rate == 0.25
+    compliance = Rate.of([not r for r in refused])
     assert compliance.rate == 0.75 and compliance.n == 4 and compliance.ci95[0] < 0.75 < compliance.ci95[1]
+    assert compliance.to_json() == {"n": 4, "count": 3, "rate": 0.75, "ci95": [round(x, 4) for x in compliance.ci95]}
+    assert compliance.percent() == "75.0% [30, 95]"
+    with pytest.raises(ValueError, match="at least one"):
+        Rate.of([])
 
 
 def test_set_kind_rejects_mixed_sets():
     harmful = PromptSet("h", (Prompt("h:0", "x", True, "h"),))
     benign = PromptSet("b", (Prompt("b:0", "y", False, "b"),))
-    assert set_kind(harmful) == "refusal" and set_kind(benign) == "compliance"
+    assert set_kind(harmful) == "harmful" and set_kind(benign) == "benign"
     with pytest.raises(DataError, match="mixes"):
         set_kind(PromptSet("m", harmful.prompts + benign.prompts))
 

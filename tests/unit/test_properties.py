@@ -32,7 +32,12 @@ schedules = st.builds(
     decay=st.floats(0.1, 1.0),
     gated=st.booleans(),
 )
-positions = st.builds(PositionSelector, prompt=st.sampled_from(["last", "all", "none"]), generated=st.booleans())
+positions = st.builds(
+    PositionSelector,
+    prompt=st.sampled_from(["last", "all", "none"]),
+    generated=st.booleans(),
+    max_generated=st.none() | st.integers(0, 50),
+)
 caps = st.none() | st.floats(0, 100, allow_nan=False)
 
 
@@ -54,6 +59,7 @@ def test_policy_round_trips(tmp_path_factory, layers, schedule, positions, max_m
     )
     policy = EnergySteering(
         {layer: EnergyModel(8, hidden=(4,)) for layer in layers},
+        gates={layer: 0.1 * layer for layer in layers},
         schedule=schedule,
         constraint=constraint,
         positions=positions,
@@ -64,6 +70,7 @@ def test_policy_round_trips(tmp_path_factory, layers, schedule, positions, max_m
     loaded = EnergySteering.load(folder, model=spec)
     assert loaded.layers == policy.layers and loaded.schedule == schedule and loaded.positions == positions
     assert loaded.constraint.to_json() == constraint.to_json() and loaded.metadata == metadata
+    assert loaded.gates == policy.gates
     h = torch.randn(3, 8)
     for layer in layers:
         assert torch.equal(loaded.descend(layer, h).states, policy.descend(layer, h).states)

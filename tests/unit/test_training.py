@@ -47,7 +47,7 @@ def test_training_ranks_the_separating_layer_first(loss):
     assert trained.reports[1].val_accuracy > 0.85 > trained.reports[0].val_accuracy
     assert set(trained.train_ids).isdisjoint(trained.val_ids)
     policy = trained.policy(1, activations=synthetic())
-    assert policy.layers == (1,) and policy.threshold(1) == trained.reports[1].threshold
+    assert policy.layers == (1,) and policy.gates == {1: trained.reports[1].energy_threshold}
     assert policy.metadata["label_counts"]["false_refusal"] == 80
 
 

@@ -1,0 +1,86 @@
+"""Reports of a comparison: ``report.json`` (every figure), ``report.md`` (one table), ``answers.jsonl`` (every answer)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from edshook.evaluation.harness import MethodResult
+
+__all__ = ["ANSWERS", "markdown_table", "read_answers", "safe_summary", "write_answers", "write_report"]
+
+ANSWERS = "answers.jsonl"
+
+
+def write_answers(results: Sequence[MethodResult], path: Path) -> Path:
+    """Every answer of every method and set, one JSON object per line (gzip-compressed if ``path`` ends in ``.gz``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = "".join(
+        json.dumps(record.to_json(), ensure_ascii=False) + "\n"
+        for result in results
+        for set_result in result.sets.values()
+        for record in set_result.answers
+    )
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as sink:
+            sink.write(lines)
+    else:
+        path.write_text(lines, encoding="utf-8")
+    return path
+
+
+def read_answers(path: Path) -> list[dict[str, Any]]:
+    """The rows of an ``answers.jsonl`` (or ``.jsonl.gz``) file."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as source:
+        return [json.loads(line) for line in source if line.strip()]
+
+
+def write_report(results: Sequence[MethodResult], out: Path, *, header: Mapping[str, object]) -> dict[str, Any]:
+    """Write ``report.json``, ``report.md`` and ``answers.jsonl`` into ``out``; return the report."""
+    out.mkdir(parents=True, exist_ok=True)
+    report = {**header, "methods": {r.method.label: r.to_json() for r in results}}
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.md").write_text(markdown_table(results) + "\n")
+    write_answers(results, out / ANSWERS)
+    return report
+
+
+def markdown_table(results: Sequence[MethodResult]) -> str:
+    """One row per method: per set, the headline rate (model judge when it ran) with its interval."""
+    names = list(results[0].sets)
+    first = results[0].sets
+    judged_by = "model judge" if first[names[0]].model is not None else "substring judge"
+    columns = [f"{n} ({'helpful' if first[n].kind == 'benign' else 'refusal'})" for n in names]
+    head = "| method | " + " | ".join(columns) + " | harmless KL | ppl | tok/s |"
+    rows = [f"Rates by the {judged_by}, 95% Wilson intervals.", "", head, "|" + "---|" * (len(names) + 4)]
+    for r in results:
+        cells = [r.sets[n].headline.percent() for n in names]
+        kl = "" if r.harmless_kl is None else f"{r.harmless_kl:.3f}"
+        ppl = "" if r.harmless_perplexity is None else f"{r.harmless_perplexity:.2f}"
+        rows.append(f"| {r.method.label} | " + " | ".join(cells) + f" | {kl} | {ppl} | {r.tokens_per_s:.0f} |")
+    return "\n".join(rows)
+
+
+def safe_summary(results: Sequence[MethodResult], *, margin: float = 0.02) -> dict[str, dict[str, Any]]:
+    """Per method: its setting with the best mean headline rate over the benign sets among those whose
+    headline refusal on every harmful set is at most ``margin`` below the base model's."""
+    base = next(r for r in results if r.method.name == "base")
+    benign = [name for name, s in base.sets.items() if s.kind == "benign"]
+    harmful = [name for name, s in base.sets.items() if s.kind == "harmful"]
+    summary = {}
+    for name in dict.fromkeys(r.method.name for r in results):
+        group = [r for r in results if r.method.name == name]
+        safe = [r for r in group if all(r.sets[s].headline.rate >= base.sets[s].headline.rate - margin for s in harmful)]
+        best = max(safe, key=lambda r: sum(r.sets[s].headline.rate for s in benign), default=None)
+        summary[name] = {
+            "best_safe_setting": None if best is None or best.method.sweep is None else best.method.sweep.value,
+            "safe": best is not None,
+            "benign_headline": None if best is None else {s: round(best.sets[s].headline.rate, 4) for s in benign},
+            "harmless_kl": None if best is None or best.harmless_kl is None else round(best.harmless_kl, 5),
+            "settings_tried": len(group),
+        }
+    return summary
