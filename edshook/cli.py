@@ -295,6 +295,24 @@ def compare_command(
     typer.echo((out / "report.md").read_text())
     typer.echo(f"summary: {report['summary']}")
 
+
+@app.command("data")
+def data_command(
+    data_dir: Annotated[
+        Optional[Path], typer.Option("--data-dir", help="Folder of prompt sets (else $EDSHOOK_DATA).")
+    ] = None,
+) -> None:
+    """List the prompt sets: kind, role in the standard splits, and which files the data folder holds."""
+    from edshook.data import data_catalog, format_catalog
+    from edshook.errors import DataError
+
+    try:
+        catalog = data_catalog(data_dir)
+    except DataError as error:
+        raise typer.BadParameter(str(error), param_hint="--data-dir") from error
+    typer.echo(format_catalog(catalog))
+
+
 def _settings(arguments: dict) -> dict:
     """A command's own arguments (not the modules it imported) for its run record."""
     return {key: value for key, value in arguments.items() if isinstance(value, (str, int, float, bool, Path, type(None)))}

@@ -7,15 +7,18 @@ Examples:
 """
 
 from edshook.data.builtin import BUILTIN_SETS, Keep, SetSpec
+from edshook.data.catalog import Catalog, CatalogEntry, data_catalog, describe_layout, format_catalog
 from edshook.data.prompts import Prompt, PromptSet, id_hash
-from edshook.data.registry import DATA_ENV, SETS, available_sets, load_set, resolve_data_dir
+from edshook.data.registry import DATA_ENV, SETS, available_sets, find_set_file, load_set, resolve_data_dir
 from edshook.data.splits import (
     DEFAULT_FRACTIONS,
+    Role,
     assert_disjoint,
     check_disjoint,
     deduplicate,
     normalise,
     split,
+    standard_role,
     standard_splits,
 )
 
@@ -24,18 +27,26 @@ __all__ = [
     "DATA_ENV",
     "DEFAULT_FRACTIONS",
     "SETS",
+    "Catalog",
+    "CatalogEntry",
     "Keep",
     "Prompt",
     "PromptSet",
+    "Role",
     "SetSpec",
     "assert_disjoint",
     "available_sets",
     "check_disjoint",
+    "data_catalog",
     "deduplicate",
+    "describe_layout",
+    "find_set_file",
+    "format_catalog",
     "id_hash",
     "load_set",
     "normalise",
     "resolve_data_dir",
     "split",
+    "standard_role",
     "standard_splits",
 ]
