@@ -10,6 +10,7 @@ import typer
 from edshook.cli.evaluate import compare_command, eval_command, show
 from edshook.cli.options import (
     BackendOption,
+    DataDirOption,
     DeviceMapOption,
     DeviceOption,
     DtypeOption,
@@ -32,6 +33,19 @@ def models() -> None:
     """List the embedded models (they load with no network)."""
     for spec in EMBEDDED_MODELS.values():
         typer.echo(f"{spec.name:32} {spec.n_layers:3d} layers  d_model {spec.d_model:5d}  extra [{spec.extra}]")
+
+
+@app.command("data")
+def data_command(data_dir: DataDirOption = None) -> None:
+    """List the prompt sets: kind, role in the standard splits, and which files the data folder holds."""
+    from edshook.data import data_catalog, format_catalog
+    from edshook.errors import DataError
+
+    try:
+        catalog = data_catalog(data_dir)
+    except DataError as error:
+        raise typer.BadParameter(str(error), param_hint="--data-dir") from error
+    typer.echo(format_catalog(catalog))
 
 
 @app.command()

@@ -7,22 +7,26 @@ Examples:
 """
 
 from edshook.data.builtin import BUILTIN_SETS, Keep, SetSpec
+from edshook.data.catalog import Catalog, CatalogEntry, data_catalog, describe_layout, format_catalog
 from edshook.data.prompts import Prompt, PromptSet, id_hash
-from edshook.data.registry import DATA_ENV, SETS, available_sets, load_set, resolve_data_dir
-from edshook.data.selection import BENCHMARK_SOURCES, VALIDATION_SOURCES, Part, part_name, select_prompts
+from edshook.data.registry import DATA_ENV, SETS, available_sets, find_set_file, load_set, resolve_data_dir
+from edshook.data.selection import BENCHMARK_SOURCES, JAILBREAK_SOURCES, VALIDATION_SOURCES, Part, part_name, select_prompts
 from edshook.data.splits import (
     DEFAULT_FRACTIONS,
     TEST_ONLY,
+    Role,
     assert_disjoint,
     check_disjoint,
     deduplicate,
     normalise,
     split,
+    standard_role,
     standard_splits,
 )
 
 __all__ = [
     "BENCHMARK_SOURCES",
+    "JAILBREAK_SOURCES",
     "BUILTIN_SETS",
     "Part",
     "TEST_ONLY",
@@ -32,18 +36,26 @@ __all__ = [
     "DATA_ENV",
     "DEFAULT_FRACTIONS",
     "SETS",
+    "Catalog",
+    "CatalogEntry",
     "Keep",
     "Prompt",
     "PromptSet",
+    "Role",
     "SetSpec",
     "assert_disjoint",
     "available_sets",
     "check_disjoint",
+    "data_catalog",
     "deduplicate",
+    "describe_layout",
+    "find_set_file",
+    "format_catalog",
     "id_hash",
     "load_set",
     "normalise",
     "resolve_data_dir",
     "split",
+    "standard_role",
     "standard_splits",
 ]

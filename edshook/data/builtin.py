@@ -5,14 +5,21 @@ themselves (``user=True``) accept any of a few file names, tried in order:
 
 - ``xstest_safe`` / ``xstest_unsafe``: ``xstest_v2_prompts.csv`` or ``xstest_prompts.csv``, at the
   top or in ``xstest/``. Unsafe rows are those whose ``type`` starts with ``contrast``.
-- ``oktest``: ``OKTest.json`` / ``oktest.json`` (top or ``oktest/``).
-- ``phtest``: ``PHTest.json`` / ``phtest.json`` (top or ``phtest/``), else ``PHTest.csv`` with a
-  ``prompt`` column. Every PHTest prompt counts as benign, including those its authors mark
-  controversial.
+- ``oktest``: ``OKTest.json`` (top or ``oktest/``).
+- ``phtest``: ``PHTest.json`` (top or ``phtest/``), else ``PHTest.csv`` with a ``prompt`` column.
+  Every PHTest prompt counts as benign, including those its authors mark controversial.
 
-JSON files are either a list of records or ``{"data": [{"messages": [{"role": "user",
-"content": ...}]}]}``; a messages row reads as the record ``{"prompt": <first user content>,
-...other keys}``.
+File and folder names match whatever their letter case on disk (``PHtest.json`` is found for
+``PHTest.json``).
+
+The jailbreak sets (``jbb_pair``, ``jbb_random_search``, ``jbb_jbc``, ``jbb_gcg_transfer``) are the
+attack prompts JailbreakBench published against GPT-3.5 (``gpt-3.5-turbo-1106``) for its 100
+harmful behaviours; rows where the attack found no prompt are skipped, and ids are the
+behaviour's ``index``, so ``jbb_pair:7`` attacks the same behaviour as ``jbb_harmful:0007``.
+
+JSON files are a list of records, ``{"data": [{"messages": [{"role": "user", "content": ...}]}]}``
+(a messages row reads as the record ``{"prompt": <first user content>, ...other keys}``), or
+``{"jailbreaks": [records]}`` (JailbreakBench artifacts; other top-level keys are ignored).
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class SetSpec:
 
     Attributes:
         name: Registry name.
-        files: Relative paths tried in order; the first that exists is read.
+        files: Relative paths tried in order, in any letter case; the first that exists is read.
         text_columns: Candidate text columns; the first present is used.
         harmful: Ground truth for every prompt of the set.
         origin: Where to get the file, shown when it is missing.
@@ -82,11 +89,17 @@ def _not_contrast(value: str) -> bool:
     return not _contrast(value)
 
 
+def _has_text(value: str) -> bool:
+    return bool(value.strip())
+
+
 _OR_BENCH = "Hugging Face dataset bench-llm/or-bench, config {}; save as CSV with column prompt or Goal"
 _X_BOUNDARY = "GitHub AI45Lab/X-Boundary, {}"
 _JBB = "Hugging Face dataset JailbreakBench/JBB-Behaviors, {}"
 _HARMBENCH = "GitHub centerforaisafety/HarmBench, data/behavior_datasets/{}"
 _ARDITI = "GitHub andyrdt/refusal_direction, dataset/{}"
+_JBB_ARTIFACTS = "GitHub JailbreakBench/artifacts, attack-artifacts/{}"
+_JAILBREAK_TARGET = "gpt-3.5-turbo-1106.json"
 _XSTEST_FILES = tuple(
     f"{folder}{stem}.csv" for folder in ("", "xstest/") for stem in ("xstest_v2_prompts", "xstest_prompts")
 )
@@ -106,8 +119,14 @@ def _arditi(name: str, file: str, harmful: bool) -> SetSpec:
                    _ARDITI.format(file), category_column="category")
 
 
-def _json_names(folder: str, stems: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(f"{prefix}{stem}.json" for prefix in ("", f"{folder}/") for stem in stems)
+def _jailbreaks(name: str, method_folder: str) -> SetSpec:
+    file = f"{method_folder}/{_JAILBREAK_TARGET}"
+    return SetSpec(name, (f"jailbreakbench_artifacts/{file}",), ("prompt",), True, _JBB_ARTIFACTS.format(file),
+                   id_columns=("index",), category_column="category", keep=Keep("prompt", _has_text))
+
+
+def _json_names(folder: str, stem: str) -> tuple[str, ...]:
+    return (f"{stem}.json", f"{folder}/{stem}.json")
 
 
 BUILTIN_SETS: tuple[SetSpec, ...] = (
@@ -124,6 +143,10 @@ BUILTIN_SETS: tuple[SetSpec, ...] = (
             category_column="Category"),
     SetSpec("jbb_benign", ("jailbreakbench/benign-behaviors.csv",), ("goal", "Goal"), False,
             _JBB.format("data/benign-behaviors.csv"), category_column="category"),
+    _jailbreaks("jbb_pair", "PAIR/black_box"),
+    _jailbreaks("jbb_random_search", "prompt_with_random_search/black_box"),
+    _jailbreaks("jbb_jbc", "JBC/manual"),
+    _jailbreaks("jbb_gcg_transfer", "GCG/transfer"),
     _harmbench("harmbench", "harmbench_behaviors_text_all.csv"),
     _harmbench("harmbench_val", "harmbench_behaviors_text_val.csv"),
     _harmbench("harmbench_test", "harmbench_behaviors_text_test.csv"),
@@ -145,10 +168,10 @@ BUILTIN_SETS: tuple[SetSpec, ...] = (
     SetSpec("xstest_unsafe", _XSTEST_FILES, ("prompt",), True, _XSTEST_ORIGIN,
             id_columns=("id_v2", "id"), category_column="type", keep=Keep("type", _contrast),
             id_prefix="xstest", user=True),
-    SetSpec("oktest", _json_names("oktest", ("OKTest", "oktest")), ("prompt",), False,
+    SetSpec("oktest", _json_names("oktest", "OKTest"), ("prompt",), False,
             "OKTest (Shi et al. 2024, 'Navigating the OverKill in Large Language Models')",
             category_column="behavior", user=True),
-    SetSpec("phtest", (*_json_names("phtest", ("PHTest", "phtest")), "PHTest.csv", "phtest/PHTest.csv"),
+    SetSpec("phtest", (*_json_names("phtest", "PHTest"), "PHTest.csv", "phtest/PHTest.csv"),
             ("prompt",), False, "Hugging Face dataset furonghuang-lab/PHTest (PHTest.csv)",
             category_column="behavior", user=True),
 )

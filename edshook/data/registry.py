@@ -1,8 +1,10 @@
 """Load named prompt sets from a local data folder.
 
 The folder is the ``data_dir`` argument, else the ``EDSHOOK_DATA`` environment variable. Files are
-read where they are, never copied, and nothing is downloaded: a missing file raises a
-:class:`~edshook.errors.DataError` that names the path looked for and where to get the set.
+read where they are, never copied, and nothing is downloaded. File and folder names match in any
+letter case, so a set published as ``PHtest.json`` is found where the table says ``PHTest.json``.
+A missing file raises a :class:`~edshook.errors.DataError` that names the paths looked for and
+where to get the set.
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 
 from edshook.data.builtin import BUILTIN_SETS, SetSpec
 from edshook.data.prompts import Prompt, PromptSet
 from edshook.errors import DataError
 
-__all__ = ["DATA_ENV", "SETS", "available_sets", "load_set", "resolve_data_dir"]
+__all__ = ["DATA_ENV", "SETS", "available_sets", "find_set_file", "load_set", "resolve_data_dir"]
 
 DATA_ENV = "EDSHOOK_DATA"
 SETS: Mapping[str, SetSpec] = MappingProxyType({spec.name: spec for spec in BUILTIN_SETS})
@@ -69,12 +71,53 @@ def load_set(name: str, data_dir: str | os.PathLike[str] | None = None) -> Promp
     return PromptSet(spec.name, prompts)
 
 
-def _find_file(spec: SetSpec, root: Path) -> Path:
+def find_set_file(spec: SetSpec, root: Path) -> Path | None:
+    """The first of ``spec.files`` under the data folder ``root``, in any letter case; ``None`` if absent.
+
+    An exact match wins; otherwise the one entry whose name differs only in case. Two such entries
+    and no exact match are ambiguous and raise :class:`DataError`.
+
+    Examples:
+        >>> find_set_file(SETS["phtest"], Path("/nowhere")) is None
+        True
+    """
     for relative in spec.files:
-        if (root / relative).is_file():
-            return root / relative
-    tried = ", ".join(str(root / relative) for relative in spec.files)
-    raise DataError(f"{spec.name}: file not found (looked for {tried}); get it from {spec.origin}")
+        path = _find_ignoring_case(root, relative)
+        if path is not None:
+            return path
+    return None
+
+
+def _find_ignoring_case(root: Path, relative: str) -> Path | None:
+    current = root
+    for name in PurePosixPath(relative).parts:
+        entry = _entry_ignoring_case(current, name)
+        if entry is None:
+            return None
+        current = entry
+    return current if current.is_file() else None
+
+
+def _entry_ignoring_case(folder: Path, name: str) -> Path | None:
+    if (folder / name).exists():
+        return folder / name
+    if not folder.is_dir():
+        return None
+    matches = sorted(entry for entry in folder.iterdir() if entry.name.casefold() == name.casefold())
+    if len(matches) > 1:
+        found = ", ".join(entry.name for entry in matches)
+        raise DataError(f"{folder}: {found} differ only in letter case; keep the one meant as {name!r}")
+    return matches[0] if matches else None
+
+
+def _find_file(spec: SetSpec, root: Path) -> Path:
+    path = find_set_file(spec, root)
+    if path is None:
+        tried = ", ".join(str(root / relative) for relative in spec.files)
+        raise DataError(
+            f"{spec.name}: file not found (looked for {tried}, in any letter case); get it from {spec.origin}"
+        )
+    return path
 
 
 def _read_rows(path: Path) -> list[Row]:
@@ -92,19 +135,33 @@ def _read_rows(path: Path) -> list[Row]:
 
 
 def _json_rows(data: object, path: Path) -> list[Row]:
-    if isinstance(data, dict) and isinstance(data.get("data"), list):
-        return [_messages_row(item, path, index) for index, item in enumerate(data["data"])]
-    if isinstance(data, list) and all(isinstance(item, dict) for item in data):
-        return data
-    raise DataError(f"{path}: expected a list of records or {{'data': [{{'messages': [...]}}]}}")
+    if isinstance(data, list):
+        return [_record(item, path, f"item {index}") for index, item in enumerate(data)]
+    for key, row in _WRAPPED_ROWS.items():
+        if isinstance(data, dict) and isinstance(data.get(key), list):
+            return [row(item, path, f"{key}[{index}]") for index, item in enumerate(data[key])]
+    wrapped = ", ".join(f"{{'{key}': [...]}}" for key in _WRAPPED_ROWS)
+    raise DataError(f"{path}: expected a list of records or one of {wrapped}")
 
 
-def _messages_row(item: object, path: Path, index: int) -> Row:
-    messages = item.get("messages") if isinstance(item, dict) else None
+def _record(item: object, path: Path, where: str) -> Row:
+    if not isinstance(item, dict):
+        raise DataError(f"{path}: {where} is not a record (a JSON object), got {type(item).__name__}")
+    return item
+
+
+def _messages_row(item: object, path: Path, where: str) -> Row:
+    record = _record(item, path, where)
+    messages = record.get("messages")
     users = [m.get("content") for m in messages or () if isinstance(m, dict) and m.get("role") == "user"]
     if not users or not isinstance(users[0], str):
-        raise DataError(f"{path}: data[{index}] has no user message with text content")
-    return {**item, "prompt": users[0]}
+        raise DataError(f"{path}: {where} has no user message with text content")
+    return {**record, "prompt": users[0]}
+
+
+_WRAPPED_ROWS: Mapping[str, Callable[[object, Path, str], Row]] = MappingProxyType(
+    {"data": _messages_row, "jailbreaks": _record}
+)
 
 
 def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:

@@ -11,12 +11,15 @@ from edshook.data.registry import load_set
 from edshook.data.splits import TEST_ONLY, standard_splits
 from edshook.errors import DataError
 
-__all__ = ["BENCHMARK_SOURCES", "Part", "VALIDATION_SOURCES", "part_name", "select_prompts"]
+__all__ = ["BENCHMARK_SOURCES", "JAILBREAK_SOURCES", "Part", "VALIDATION_SOURCES", "part_name", "select_prompts"]
 
 Part = Literal["train", "val", "test"]
 
 BENCHMARK_SOURCES = ("or_bench_hard", "jbb_benign", "or_bench_toxic", "jbb_harmful", "harmbench_test")
 """The held-out sets of the headline comparison (their test parts): benign first, then harmful."""
+
+JAILBREAK_SOURCES = ("jbb_pair", "jbb_random_search", "jbb_jbc", "jbb_gcg_transfer")
+"""JailbreakBench attack prompts (against GPT-3.5) for the JBB harmful goals: test-only robustness sets."""
 
 VALIDATION_SOURCES = ("or_bench_hard", "or_bench_toxic", "advbench")
 """The sets whose validation parts choose settings such as the probe threshold (never the test parts)."""

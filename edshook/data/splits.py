@@ -4,7 +4,11 @@ Standard layout (:func:`standard_splits`), used for training and benchmarking:
 
 - ``or_bench_hard`` (benign) and ``or_bench_toxic`` (harmful) are each split 60/20/20 into
   train/val/test by id hash.
-- ``jbb_harmful``, ``jbb_benign`` and ``harmbench_test`` are test-only.
+- ``jbb_harmful``, ``jbb_benign``, ``harmbench_test`` and the jailbreak prompts built on the JBB
+  behaviours (``jbb_pair``, ``jbb_random_search``, ``jbb_jbc``, ``jbb_gcg_transfer``) are test-only.
+  The jailbreak sets come last among the test sets, so they never displace another test prompt;
+  like every test text, one equal to a training text takes it out of train and val (on the
+  published files none is, so they leave train and val as they were).
 - Training pools, split 80/20 into train/val by id hash: ``or_bench_80k_retain``,
   ``or_bench_80k_test`` (benign), ``advbench``, ``refusal_harmful_train`` (harmful) and
   ``harmless_cap`` (default 1000) prompts of ``refusal_harmless_train`` (Alpaca, benign), taken
@@ -14,6 +18,7 @@ Standard layout (:func:`standard_splits`), used for training and benchmarking:
   prompts with JBB; the OR-Bench-80K subsets share 15 with Hard-1K). Texts with both labels are
   dropped everywhere. Sizes are close to, not exactly, the fractions: hashing trades exact sizes
   for stability when sets grow.
+- Every other registered set is loaded by name only; :func:`standard_role` says which case a set is.
 """
 
 from __future__ import annotations
@@ -24,26 +29,35 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from itertools import combinations
+from typing import Literal
 
 from edshook.data.prompts import Prompt, PromptSet, id_hash
-from edshook.data.registry import load_set
+from edshook.data.registry import SETS, load_set
 from edshook.errors import DataError
 
 __all__ = [
     "DEFAULT_FRACTIONS",
     "TEST_ONLY",
+    "Role",
     "assert_disjoint",
     "check_disjoint",
     "deduplicate",
     "normalise",
     "split",
+    "standard_role",
     "standard_splits",
 ]
 
+Role = Literal["split 60/20/20", "training pool 80/20", "test-only", "user-supplied", "by name only"]
+
 DEFAULT_FRACTIONS: Mapping[str, float] = {"train": 0.6, "val": 0.2, "test": 0.2}
 _POOL_FRACTIONS: Mapping[str, float] = {"train": 0.8, "val": 0.2}
+_SPLIT = ("or_bench_hard", "or_bench_toxic")
 _POOLS = ("or_bench_80k_retain", "or_bench_80k_test", "advbench", "refusal_harmful_train")
-TEST_ONLY = ("jbb_harmful", "jbb_benign", "harmbench_test")
+_CAPPED_POOL = "refusal_harmless_train"
+TEST_ONLY = (
+    "jbb_harmful", "jbb_benign", "harmbench_test", "jbb_pair", "jbb_random_search", "jbb_jbc", "jbb_gcg_transfer"
+)
 """Sets used only as test sets: never trained or tuned on."""
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"'})
 _EDGE = set(string.punctuation + string.whitespace)
@@ -171,8 +185,8 @@ def standard_splits(
     def load(name: str) -> PromptSet:
         return load_set(name, data_dir)
 
-    hard, toxic = (split(load(name), seed=seed) for name in ("or_bench_hard", "or_bench_toxic"))
-    pools = [split(load(name), _POOL_FRACTIONS, seed) for name in (*_POOLS, "refusal_harmless_train")]
+    hard, toxic = (split(load(name), seed=seed) for name in _SPLIT)
+    pools = [split(load(name), _POOL_FRACTIONS, seed) for name in (*_POOLS, _CAPPED_POOL)]
     if harmless_cap is not None:
         pools[-1] = {
             part: s.sample(round(harmless_cap * _POOL_FRACTIONS[part]), seed) for part, s in pools[-1].items()
@@ -186,3 +200,21 @@ def standard_splits(
     result = {name: PromptSet.concat(name, [next(kept) for _ in sets]) for name, sets in parts.items()}
     assert_disjoint(*result.values())
     return {name: result[name] for name in ("train", "val", "test")}
+
+
+def standard_role(name: str) -> Role:
+    """What :func:`standard_splits` does with the registered set ``name``.
+
+    Examples:
+        >>> standard_role("or_bench_hard"), standard_role("jbb_pair"), standard_role("phtest")
+        ('split 60/20/20', 'test-only', 'user-supplied')
+    """
+    if name not in SETS:
+        raise DataError(f"unknown prompt set {name!r}; known sets: {', '.join(SETS)}")
+    if name in _SPLIT:
+        return "split 60/20/20"
+    if name in (*_POOLS, _CAPPED_POOL):
+        return "training pool 80/20"
+    if name in TEST_ONLY:
+        return "test-only"
+    return "user-supplied" if SETS[name].user else "by name only"

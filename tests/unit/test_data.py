@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from edshook.data import (
@@ -41,6 +40,10 @@ EXPECTED = {
     "or_bench_80k_test": (6, False),
     "jbb_harmful": (5, True),
     "jbb_benign": (5, False),
+    "jbb_pair": (2, True),
+    "jbb_random_search": (3, True),
+    "jbb_jbc": (3, True),
+    "jbb_gcg_transfer": (3, True),
     "harmbench": (5, True),
     "harmbench_val": (1, True),
     "harmbench_test": (4, True),
@@ -62,11 +65,6 @@ EXPECTED = {
 
 def toy(name: str, texts: list[str], harmful: bool = False) -> PromptSet:
     return PromptSet(name, tuple(Prompt(f"{name}:{i}", t, harmful, name) for i, t in enumerate(texts)))
-
-
-@pytest.fixture
-def data_copy(tmp_path: Path) -> Path:
-    return Path(shutil.copytree(DATA, tmp_path / "data"))
 
 
 def test_every_set_is_registered_with_a_fixture() -> None:
@@ -145,53 +143,6 @@ def test_explicit_dir_wins_and_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_p
 def test_unknown_set_lists_known_names() -> None:
     with pytest.raises(DataError, match="unknown prompt set 'nope'.*or_bench_hard.*phtest"):
         load_set("nope", DATA)
-
-
-def test_missing_file_names_path_and_origin(tmp_path: Path) -> None:
-    with pytest.raises(DataError) as error:
-        load_set("or_bench_hard", tmp_path)
-    assert str(tmp_path / "or_bench" / "or_bench_hard_1k.csv") in str(error.value)
-    assert "bench-llm/or-bench" in str(error.value)
-    with pytest.raises(DataError, match="xstest_v2_prompts.csv.*xstest/xstest_prompts.csv.*exaggerated"):
-        load_set("xstest_unsafe", tmp_path)
-
-
-def test_missing_column_names_it_and_columns_found(data_copy: Path) -> None:
-    (data_copy / "advbench" / "harmful_behaviors.csv").write_text("prompt,target\nhello,Sure\n")
-    with pytest.raises(DataError, match=r"missing text column 'goal'; columns found: \['prompt', 'target'\]"):
-        load_set("advbench", data_copy)
-    (data_copy / "harmbench" / "harmbench_behaviors_text_test.csv").write_text("Behavior,BehaviorID\nx,y\n")
-    with pytest.raises(DataError, match="missing column 'FunctionalCategory'"):
-        load_set("harmbench_test", data_copy)
-
-
-def test_bad_bytes_empty_files_and_bad_json(data_copy: Path) -> None:
-    (data_copy / "advbench" / "harmful_behaviors.csv").write_bytes(b"goal,target\n\xff\xfe bad,x\n")
-    with pytest.raises(DataError, match="not valid UTF-8"):
-        load_set("advbench", data_copy)
-    (data_copy / "strongreject" / "strongreject_dataset.csv").write_text("category,source,forbidden_prompt\n")
-    with pytest.raises(DataError, match="no prompts in .*strongreject_dataset.csv"):
-        load_set("strongreject", data_copy)
-    (data_copy / "refusal_direction" / "processed" / "alpaca.json").write_text("[{", encoding="utf-8")
-    with pytest.raises(DataError, match="alpaca.json is not valid JSON"):
-        load_set("alpaca", data_copy)
-    (data_copy / "PHTest.json").write_text('{"data": [{"messages": []}]}', encoding="utf-8")
-    with pytest.raises(DataError, match=r"data\[0\] has no user message"):
-        load_set("phtest", data_copy)
-
-
-def test_blank_text_row_is_reported(data_copy: Path) -> None:
-    (data_copy / "advbench" / "harmful_behaviors.csv").write_text("goal,target\nfine,x\n  ,y\n")
-    with pytest.raises(DataError, match="row 1 has no text"):
-        load_set("advbench", data_copy)
-
-
-def test_filter_leaving_nothing_is_an_error(data_copy: Path) -> None:
-    xstest = data_copy / "xstest_v2_prompts.csv"
-    xstest.write_text("id_v1,id_v2,type,prompt,focus,note\na,b,homonyms,hi,x,\n")
-    assert len(load_set("xstest_safe", data_copy)) == 1
-    with pytest.raises(DataError, match="no prompts in"):
-        load_set("xstest_unsafe", data_copy)
 
 
 def test_prompt_set_basics() -> None:
@@ -315,7 +266,9 @@ def test_standard_splits_on_fixtures() -> None:
     assert {"jbb_harmful:0000", "jbb_benign:0004"} <= set(parts["test"].ids)
     assert "harmbench:defamatory_neighbour" not in parts["test"].ids
     training_sources = {p.source for s in ("train", "val") for p in parts[s]}
-    assert not training_sources & {"jbb_harmful", "jbb_benign", "harmbench_test"}
+    assert not training_sources & {"jbb_harmful", "jbb_benign", "harmbench_test", "jbb_pair", "jbb_gcg_transfer"}
+    assert {"jbb_pair:0", "jbb_pair:2", "jbb_gcg_transfer:1"} <= set(parts["test"].ids)
+    assert "advbench:0002" not in {p.id for s in ("train", "val") for p in parts[s]}, "shares a jailbreak's text"
     everything = [p for s in parts.values() for p in s]
     assert normalise(CONFLICT) not in {normalise(p.text) for p in everything}
     assert sum(normalise(p.text) == normalise(SHARED_HARD) for p in everything) == 1
@@ -338,30 +291,3 @@ def test_standard_splits_keep_set_test_parts_out_of_training() -> None:
 def test_registry_is_read_only() -> None:
     with pytest.raises(TypeError):
         SETS["x"] = SETS["advbench"]  # type: ignore[index]
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    texts=st.lists(st.text(min_size=1, max_size=40).filter(lambda t: t.strip()), min_size=1, max_size=5),
-    encoding=st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1", "cp1252"]),
-)
-def test_or_bench_csv_in_any_encoding_loads_exactly_or_fails_cleanly(tmp_path_factory, texts, encoding) -> None:
-    """Odd encodings and odd characters: either the texts come back as written, or a DataError."""
-    import csv
-    import io
-
-    folder = tmp_path_factory.mktemp("enc") / "or_bench"
-    folder.mkdir()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["prompt", "category"])
-    writer.writerows([[t, "x"] for t in texts])
-    try:
-        (folder / "or_bench_toxic.csv").write_bytes(buffer.getvalue().encode(encoding))
-    except UnicodeEncodeError:
-        return
-    try:
-        loaded = load_set("or_bench_toxic", folder.parent)
-    except DataError:
-        return
-    assert list(loaded.texts) == [t.strip() for t in texts]

@@ -5,6 +5,8 @@ The folder is $EDSHOOK_DATA, else ../shared/data next to the repository; the tes
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -26,6 +28,10 @@ EXPECTED_SIZES = {
     "or_bench_80k_test": 300,
     "jbb_harmful": 100,
     "jbb_benign": 100,
+    "jbb_pair": 87,
+    "jbb_random_search": 100,
+    "jbb_jbc": 100,
+    "jbb_gcg_transfer": 100,
     "harmbench": 200,
     "harmbench_val": 41,
     "harmbench_test": 159,
@@ -38,6 +44,20 @@ EXPECTED_SIZES = {
     "refusal_harmless_val": 6264,
     "refusal_harmless_test": 6266,
     "alpaca": 31323,
+}
+JAILBREAK_FILES = {
+    "jbb_pair": "PAIR/black_box/gpt-3.5-turbo-1106.json",
+    "jbb_random_search": "prompt_with_random_search/black_box/gpt-3.5-turbo-1106.json",
+    "jbb_jbc": "JBC/manual/gpt-3.5-turbo-1106.json",
+    "jbb_gcg_transfer": "GCG/transfer/gpt-3.5-turbo-1106.json",
+}
+JAILBREAK_SETS = tuple(JAILBREAK_FILES)
+TEST_ONLY = ("jbb_harmful", "jbb_benign", "harmbench_test", *JAILBREAK_SETS)
+# SHA-256 of the train and val ids (one per line, in order) for seed 0: pinned so that a change to
+# the test-only sets, or any other change, cannot move a training prompt unnoticed.
+TRAINING_IDS_SHA256 = {
+    "train": (3182, "50d68a645c7286a8c52c81909e73d5a2b8cf765a47f349cc653fd7a9c6c9c094"),
+    "val": (900, "bd5e31b024f3c70546d62d69221fe6e75b5345690b2fe1408f27dd3eace64636"),
 }
 
 
@@ -96,8 +116,7 @@ def test_every_registered_text_lands_in_at_most_one_part(
 def test_known_cross_set_overlaps_stay_out_of_training(
     all_sets: dict[str, PromptSet], parts: dict[str, PromptSet]
 ) -> None:
-    names = ("jbb_harmful", "jbb_benign", "harmbench_test")
-    test_only = {normalise(t) for n in names for t in all_sets[n].texts}
+    test_only = {normalise(t) for n in TEST_ONLY for t in all_sets[n].texts}
     shared_with_advbench = test_only & {normalise(t) for t in all_sets["advbench"].texts}
     assert len(shared_with_advbench) >= 10
     training = {normalise(t) for n in ("train", "val") for t in parts[n].texts}
@@ -109,8 +128,9 @@ def test_test_only_sets_are_fully_in_test(parts: dict[str, PromptSet]) -> None:
     sources = [p.source for p in parts["test"]]
     assert sources.count("jbb_harmful") == 100 and sources.count("jbb_benign") == 100
     assert 140 <= sources.count("harmbench_test") <= 159
+    assert {name: sources.count(name) for name in JAILBREAK_SETS} == {name: EXPECTED_SIZES[name] for name in JAILBREAK_SETS}
     training_sources = {p.source for n in ("train", "val") for p in parts[n]}
-    assert not training_sources & {"jbb_harmful", "jbb_benign", "harmbench_test"}
+    assert not training_sources & set(TEST_ONLY)
 
 
 def test_or_bench_test_parts_never_train(all_sets: dict[str, PromptSet], parts: dict[str, PromptSet]) -> None:
@@ -120,6 +140,21 @@ def test_or_bench_test_parts_never_train(all_sets: dict[str, PromptSet], parts: 
         assert len(held_out) > 0.15 * len(all_sets[name])
         assert not set(held_out.ids) & training_ids
         assert set(held_out.ids) <= set(parts["test"].ids)
+
+
+def test_jailbreak_sets_follow_the_published_rows(all_sets: dict[str, PromptSet]) -> None:
+    behaviour_category = {int(p.id.split(":")[1]): p.category for p in all_sets["jbb_harmful"]}
+    for name, file in JAILBREAK_FILES.items():
+        published = json.loads((DATA / "jailbreakbench_artifacts" / file).read_text(encoding="utf-8"))
+        with_prompt = [row for row in published["jailbreaks"] if row["prompt"] is not None]
+        assert all_sets[name].ids == tuple(f"{name}:{row['index']}" for row in with_prompt)
+        assert all(p.category == behaviour_category[int(p.id.split(":")[1])] for p in all_sets[name]), name
+
+
+def test_training_parts_are_pinned(parts: dict[str, PromptSet]) -> None:
+    for name, (size, digest) in TRAINING_IDS_SHA256.items():
+        ids = parts[name].ids
+        assert (len(ids), hashlib.sha256("\n".join(ids).encode()).hexdigest()) == (size, digest), name
 
 
 def test_standard_splits_reproducible(parts: dict[str, PromptSet]) -> None:
