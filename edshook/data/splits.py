@@ -4,11 +4,11 @@ Standard layout (:func:`standard_splits`), used for training and benchmarking:
 
 - ``or_bench_hard`` (benign) and ``or_bench_toxic`` (harmful) are each split 60/20/20 into
   train/val/test by id hash.
-- ``jbb_harmful``, ``jbb_benign``, ``harmbench_test`` and the jailbreak prompts built on the JBB
-  behaviours (``jbb_pair``, ``jbb_random_search``, ``jbb_jbc``, ``jbb_gcg_transfer``) are test-only.
-  The jailbreak sets come last among the test sets, so they never displace another test prompt;
-  like every test text, one equal to a training text takes it out of train and val (on the
-  published files none is, so they leave train and val as they were).
+- ``jbb_harmful``, ``jbb_benign`` and ``harmbench_test`` are test-only: the test part holds them whole.
+- The jailbreak prompts built on the JBB behaviours (``jbb_pair``, ``jbb_random_search``,
+  ``jbb_jbc``, ``jbb_gcg_transfer``) are test-only too, read by name; they are not in the test
+  part, so a data folder without them still splits. No normalised text of theirs equals a train
+  or val text (a test checks it on the published files).
 - Training pools, split 80/20 into train/val by id hash: ``or_bench_80k_retain``,
   ``or_bench_80k_test`` (benign), ``advbench``, ``refusal_harmful_train`` (harmful) and
   ``harmless_cap`` (default 1000) prompts of ``refusal_harmless_train`` (Alpaca, benign), taken
@@ -55,10 +55,12 @@ _POOL_FRACTIONS: Mapping[str, float] = {"train": 0.8, "val": 0.2}
 _SPLIT = ("or_bench_hard", "or_bench_toxic")
 _POOLS = ("or_bench_80k_retain", "or_bench_80k_test", "advbench", "refusal_harmful_train")
 _CAPPED_POOL = "refusal_harmless_train"
-TEST_ONLY = (
-    "jbb_harmful", "jbb_benign", "harmbench_test", "jbb_pair", "jbb_random_search", "jbb_jbc", "jbb_gcg_transfer"
-)
-"""Sets used only as test sets: never trained or tuned on."""
+_TEST_PART = ("jbb_harmful", "jbb_benign", "harmbench_test")
+_ATTACKS = ("jbb_pair", "jbb_random_search", "jbb_jbc", "jbb_gcg_transfer")
+TEST_ONLY = (*_TEST_PART, *_ATTACKS)
+"""Sets used only for testing, never trained or tuned on. The attack sets (JailbreakBench prompts
+built around the JBB harmful goals) are read by name and are not part of the standard test part,
+so a data folder without them still splits."""
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u201c": '"', "\u201d": '"'})
 _EDGE = set(string.punctuation + string.whitespace)
 
@@ -192,7 +194,7 @@ def standard_splits(
             part: s.sample(round(harmless_cap * _POOL_FRACTIONS[part]), seed) for part, s in pools[-1].items()
         }
     parts = {
-        "test": [hard["test"], toxic["test"], *map(load, TEST_ONLY)],
+        "test": [hard["test"], toxic["test"], *map(load, _TEST_PART)],
         "val": [hard["val"], toxic["val"], *(pool["val"] for pool in pools)],
         "train": [hard["train"], toxic["train"], *(pool["train"] for pool in pools)],
     }

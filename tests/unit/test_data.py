@@ -267,8 +267,7 @@ def test_standard_splits_on_fixtures() -> None:
     assert "harmbench:defamatory_neighbour" not in parts["test"].ids
     training_sources = {p.source for s in ("train", "val") for p in parts[s]}
     assert not training_sources & {"jbb_harmful", "jbb_benign", "harmbench_test", "jbb_pair", "jbb_gcg_transfer"}
-    assert {"jbb_pair:0", "jbb_pair:2", "jbb_gcg_transfer:1"} <= set(parts["test"].ids)
-    assert "advbench:0002" not in {p.id for s in ("train", "val") for p in parts[s]}, "shares a jailbreak's text"
+    assert not {p.source for p in parts["test"]} & {"jbb_pair", "jbb_gcg_transfer"}, "attack sets are read by name"
     everything = [p for s in parts.values() for p in s]
     assert normalise(CONFLICT) not in {normalise(p.text) for p in everything}
     assert sum(normalise(p.text) == normalise(SHARED_HARD) for p in everything) == 1

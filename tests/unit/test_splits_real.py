@@ -121,14 +121,15 @@ def test_known_cross_set_overlaps_stay_out_of_training(
     assert len(shared_with_advbench) >= 10
     training = {normalise(t) for n in ("train", "val") for t in parts[n].texts}
     assert not training & test_only
-    assert test_only <= {normalise(t) for t in parts["test"].texts}
+    in_test_part = {normalise(t) for n in TEST_ONLY if n not in JAILBREAK_SETS for t in all_sets[n].texts}
+    assert in_test_part <= {normalise(t) for t in parts["test"].texts}
 
 
 def test_test_only_sets_are_fully_in_test(parts: dict[str, PromptSet]) -> None:
     sources = [p.source for p in parts["test"]]
     assert sources.count("jbb_harmful") == 100 and sources.count("jbb_benign") == 100
     assert 140 <= sources.count("harmbench_test") <= 159
-    assert {name: sources.count(name) for name in JAILBREAK_SETS} == {name: EXPECTED_SIZES[name] for name in JAILBREAK_SETS}
+    assert not set(JAILBREAK_SETS) & set(sources), "attack sets are read by name, not through the test part"
     training_sources = {p.source for n in ("train", "val") for p in parts[n]}
     assert not training_sources & set(TEST_ONLY)
 
