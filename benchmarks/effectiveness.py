@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 
 import torch
+from edshook.evaluation.suite import benchmark_sets, compare
 
 from edshook.backends import make_backend
-from edshook.evaluation.suite import benchmark_sets, compare
 from edshook.interventions import EnergySteering, load_policy
 from edshook.judges import default_judge
 from edshook.models import DEFAULT_MODEL, load_model
@@ -36,9 +36,16 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--backend", default="nnsight")
-    parser.add_argument("--thresholds", type=float, nargs="*", default=[0.35, 0.5, 0.8, 0.9],
-                        help="Probe thresholds to sweep besides the policy's own.")
-    parser.add_argument("--methods", nargs="*", default=None, help="Run only these methods (e.g. base eds_conditional).")
+    parser.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="*",
+        default=[0.35, 0.5, 0.8, 0.9],
+        help="Probe thresholds to sweep besides the policy's own.",
+    )
+    parser.add_argument(
+        "--methods", nargs="*", default=None, help="Run only these methods (e.g. base eds_conditional)."
+    )
     parser.add_argument("--limit", type=int, default=None, help="Sample this many prompts per set.")
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -66,8 +73,13 @@ def main() -> None:
             harmless=args.harmless,
             max_new_tokens=args.max_new_tokens,
             batch_size=args.batch_size,
-            header={"model": args.model, "judge": "default substring judge", "dtype": "bfloat16",
-                    "backend": args.backend, "command": command},
+            header={
+                "model": args.model,
+                "judge": "default substring judge",
+                "dtype": "bfloat16",
+                "backend": args.backend,
+                "command": command,
+            },
         )
         args.out.mkdir(parents=True, exist_ok=True)
         for source, suffix in (("report.json", "json"), ("report.md", "md"), ("tradeoff.png", "png")):

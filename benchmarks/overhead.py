@@ -1,10 +1,17 @@
-"""Decode speed of the backends, with and without interventions, on the embedded Qwen.
+"""Decode speed of the backends, bare and with interventions, against plain transformers ``generate``.
 
-Writes benchmarks/results/overhead.json: tokens/s for plain transformers ``generate``, each backend
-bare, each backend with a no-op intervention, and EDS with 1, 3 and 8 steered layers and K = 1, 3, 10;
-ratios are taken against figures measured in the same run.
+Every ratio compares figures measured in the same run. On the CPU the embedded Qwen2.5-Coder-0.5B
+runs (``--grid`` adds EDS at 1, 3 and 8 layers x K = 1, 3, 10); on a GPU, where nothing can be
+downloaded, random-weight models of real configurations run instead (speed does not depend on the
+values of the weights):
 
-    python benchmarks/overhead.py [--prompts 8] [--new-tokens 16] [--repeats 2]
+    python benchmarks/overhead.py                                    # CPU -> results/overhead.json
+    python benchmarks/overhead.py --device cuda --random-weights qwen2.5-7b --batch-sizes 1 32 \\
+        --new-tokens 32 --out benchmarks/results/overhead_gpu.json
+
+Rows: ``transformers_generate``; per backend ``bare`` (ratio vs generate), ``noop`` (a no-op
+intervention on every layer, ratio vs bare) and ``eds`` (3 layers, K = 5 normalised steps, an
+untrained d -> 512 -> 256 -> 1 energy, the last prompt token and every generated token: ratio vs bare).
 """
 
 from __future__ import annotations
@@ -13,13 +20,17 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch import Tensor
 
-from edshook.backends import make_backend
-from edshook.interventions import EnergyModel, EnergySteering, PositionSelector, Site, StepSchedule
-from edshook.models import load_model
+from edshook.backends import Backend, make_backend
+from edshook.interventions import EnergyModel, EnergySteering, Site, SiteCall, StepSchedule
+from edshook.models import LoadedModel, load_model, resolve_device
+from edshook.models.synthetic import SYNTHETIC_CONFIGS, random_model
 
 PROMPTS = [
     "How do I kill a Python process?",
@@ -39,46 +50,54 @@ class NoOp:
     def __init__(self, n_layers: int) -> None:
         self.sites = tuple(Site(layer) for layer in range(n_layers))
 
-    def __call__(self, hidden, call):
+    def __call__(self, hidden: Tensor, call: SiteCall) -> Tensor:
         return hidden
 
 
-def timed(run, repeats: int) -> float:
-    """Best wall time of ``repeats`` runs (the least disturbed by other work on the machine)."""
+def timed(run: Callable[[], object], repeats: int, device: torch.device) -> float:
+    """Best wall time of ``repeats`` runs after one warm-up (the least disturbed by other work)."""
+    run()
     best = float("inf")
     for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         start = time.perf_counter()
         run()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--prompts", type=int, default=8)
-    parser.add_argument("--new-tokens", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "overhead.json")
-    args = parser.parse_args()
-    prompts = (PROMPTS * 8)[: args.prompts]
-    tokens = args.prompts * args.new_tokens
-    started = time.perf_counter()
-    load_start = time.perf_counter()
-    plain = load_model(attn_implementation="eager")
-    load_seconds = time.perf_counter() - load_start
-    results: dict[str, dict] = {}
+def load(args: argparse.Namespace) -> LoadedModel:
+    if args.random_weights:
+        return random_model(
+            args.random_weights, dtype=args.dtype, device=args.device, attn_implementation=args.attention
+        )
+    return load_model(dtype=args.dtype, device=args.device, attn_implementation=args.attention)
+
+
+def measure(args: argparse.Namespace, batch_size: int) -> dict[str, dict[str, Any]]:
+    """Every row of one batch size: seconds, tokens/s and the ratio against its reference row."""
+    device = resolve_device(args.device)
+    prompts = (PROMPTS * (batch_size // len(PROMPTS) + 1))[:batch_size]
+    tokens = batch_size * args.new_tokens
+    rows: dict[str, dict[str, Any]] = {}
 
     def record(name: str, seconds: float, reference: str | None = None) -> None:
-        results[name] = {"seconds": round(seconds, 3), "tokens_per_s": round(tokens / seconds, 2)}
+        rows[name] = {"seconds": round(seconds, 4), "tokens_per_s": round(tokens / seconds, 2)}
         if reference is not None:
-            results[name]["ratio_vs_" + reference] = round(results[reference]["seconds"] / seconds, 3)
-        print(f"{name:42s} {tokens / seconds:7.2f} tok/s", results[name].get("ratio_vs_" + str(reference), ""), flush=True)
+            rows[name]["ratio"] = round(rows[reference]["seconds"] / seconds, 3)
+            rows[name]["ratio_vs"] = reference
+        print(
+            f"batch {batch_size:3d}  {name:28s} {tokens / seconds:9.2f} tok/s  {rows[name].get('ratio', '')}",
+            flush=True,
+        )
 
-    tok = plain.tokenizer
-    any_backend = make_backend(load_model(attn_implementation="eager"), "nnsight")
-    batch = any_backend.encode(prompts)
+    plain = load(args)
+    batch = make_backend(plain, "nnsight").encode(prompts)
 
-    def hf_generate():
+    def hf_generate() -> None:
         with torch.no_grad():
             plain.model.generate(
                 input_ids=batch.input_ids,
@@ -86,43 +105,74 @@ def main() -> None:
                 max_new_tokens=args.new_tokens,
                 min_new_tokens=args.new_tokens,
                 do_sample=False,
-                pad_token_id=tok.pad_token_id,
+                pad_token_id=plain.tokenizer.pad_token_id,
             )
 
-    record("transformers_generate", timed(hf_generate, args.repeats))
-    torch.manual_seed(0)
-    d_model = plain.d_model
-    for library in ("transformer_lens", "nnsight"):
-        backend = any_backend if library == "nnsight" else make_backend(load_model(attn_implementation="eager"), library)
-        def run():
-            backend.generate(
-                prompts, max_new_tokens=args.new_tokens, batch_size=len(prompts), stop_at_eos=False, progress=False
-            )
-
-        bare = f"{library}"
-        record(bare, timed(run, args.repeats), "transformers_generate")
+    record("transformers_generate", timed(hf_generate, args.repeats, device))
+    for library in args.libraries:
+        backend = make_backend(plain if library == "nnsight" else load(args), library)
+        run = _runner(backend, prompts, args.new_tokens)
+        record(library, timed(run, args.repeats, device), "transformers_generate")
         with backend.steer(NoOp(backend.n_layers)):
-            record(f"{library}+noop", timed(run, args.repeats), bare)
-        for n_layers in (1, 3, 8):
-            layers = list(range(8, 8 + n_layers))
-            energies = {layer: EnergyModel(d_model) for layer in layers}
-            for steps in (1, 3, 10):
-                policy = EnergySteering(energies, schedule=StepSchedule(steps=steps, step_size=0.5), positions=PositionSelector())
-                with backend.steer(policy):
-                    record(f"{library}+eds_L{n_layers}_K{steps}", timed(run, args.repeats), bare)
+            record(f"{library}+noop", timed(run, args.repeats, device), library)
+        grid = [(3, 5)] + ([(n, k) for n in (1, 3, 8) for k in (1, 3, 10)] if args.grid else [])
+        for n_layers, steps in dict.fromkeys(grid):
+            with backend.steer(_eds(backend, n_layers, steps)):
+                name = f"{library}+eds" if (n_layers, steps) == (3, 5) else f"{library}+eds_L{n_layers}_K{steps}"
+                record(name, timed(run, args.repeats, device), library)
+    return rows
+
+
+def _runner(backend: Backend, prompts: list[str], new_tokens: int) -> Callable[[], object]:
+    def run() -> object:
+        return backend.generate_tokens(
+            prompts, max_new_tokens=new_tokens, batch_size=len(prompts), stop_at_eos=False, progress=False
+        )
+
+    return run
+
+
+def _eds(backend: Backend, n_layers: int, steps: int) -> EnergySteering:
+    torch.manual_seed(0)
+    first = backend.n_layers // 3
+    energies = {layer: EnergyModel(backend.d_model) for layer in range(first, first + n_layers)}
+    return EnergySteering(energies, schedule=StepSchedule(steps=steps, step_size=0.5))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--random-weights", choices=sorted(SYNTHETIC_CONFIGS), default=None)
+    parser.add_argument("--dtype", default="float32", help="float32, bfloat16 or auto.")
+    parser.add_argument("--attention", default="eager", help="eager or sdpa.")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[8])
+    parser.add_argument("--new-tokens", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--libraries", nargs="+", default=["transformer_lens", "nnsight"])
+    parser.add_argument("--grid", action="store_true", help="Also EDS at 1, 3, 8 layers x K = 1, 3, 10.")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "overhead.json")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    results = {str(size): measure(args, size) for size in args.batch_sizes}
+    machine: dict[str, Any] = {
+        "threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "torch": torch.__version__,
+    }
+    if resolve_device(args.device).type == "cuda":
+        machine["gpu"] = torch.cuda.get_device_name()
     out = {
-        "model": "qwen2.5-coder-0.5b-instruct",
-        "dtype": "float32",
-        "attention": "eager",
-        "prompts": args.prompts,
-        "new_tokens": args.new_tokens,
-        "repeats": args.repeats,
-        "load_cached_model_seconds": round(load_seconds, 2),
-        "machine": {"cpus": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
-        "results": results,
+        "model": args.random_weights or "qwen2.5-coder-0.5b-instruct",
+        "weights": "random" if args.random_weights else "embedded",
+        **{key: getattr(args, key) for key in ("device", "dtype", "attention", "new_tokens", "repeats")},
+        "machine": machine,
+        "results_by_batch_size": results,
         "wall_seconds": round(time.perf_counter() - started, 1),
-        "command": "python benchmarks/overhead.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k != "out"
+        "command": "python benchmarks/overhead.py "
+        + " ".join(
+            f"--{key.replace('_', '-')} {' '.join(map(str, value)) if isinstance(value, list) else value}"
+            for key, value in vars(args).items()
+            if key != "out" and value not in (None, False)
         ),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

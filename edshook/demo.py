@@ -62,7 +62,10 @@ def _shipped_policy(
     with backend.steer(policy, record=True) as handle:
         after = backend.generate(texts, max_new_tokens=max_new_tokens, progress=False)
     routes = {r.prompt: r for r in handle.trace.routes} if handle.trace is not None else {}
-    verdicts = {name: judge(texts, answers, [p.harmful for p in shown]) for name, answers in (("before", before), ("after", after))}
+    verdicts = {
+        name: judge(texts, answers, [p.harmful for p in shown])
+        for name, answers in (("before", before), ("after", after))
+    }
     for i, prompt in enumerate(shown):
         route = routes.get(i)
         how = "" if route is None else f"  (probe: P(harmful) {route.score:.2f}, steered as {route.route})"
@@ -72,8 +75,8 @@ def _shipped_policy(
             echo(f"  {name} ({verdict}):\n" + textwrap.indent(textwrap.fill(answers[i] or "(empty)", 96), "    "))
     counts = {
         name: {
-            "benign_refused": sum(bool(v.refused) for v, p in zip(vs, shown) if not p.harmful),
-            "harmful_refused": sum(bool(v.refused) for v, p in zip(vs, shown) if p.harmful),
+            "benign_refused": sum(bool(v.refused) for v, p in zip(vs, shown, strict=True) if not p.harmful),
+            "harmful_refused": sum(bool(v.refused) for v, p in zip(vs, shown, strict=True) if p.harmful),
         }
         for name, vs in verdicts.items()
     }
@@ -83,7 +86,11 @@ def _shipped_policy(
         f"{counts['after']['benign_refused']} of {n_benign}; harmful prompts refused "
         f"{counts['before']['harmful_refused']} -> {counts['after']['harmful_refused']} of {len(shown) - n_benign}."
     )
-    return {"prompts": len(shown), "benign": n_benign, **{f"{k}_{name}": v for name, c in counts.items() for k, v in c.items()}}
+    return {
+        "prompts": len(shown),
+        "benign": n_benign,
+        **{f"{k}_{name}": v for name, c in counts.items() for k, v in c.items()},
+    }
 
 
 def _showcase(prompts: PromptSet) -> PromptSet:
@@ -115,7 +122,11 @@ def _from_scratch(
         held_out = [i for i in range(len(prompts)) if i not in set(rows)]
         try:
             policy = train_conditional(
-                activations, config=DEMO_TRAINING, benign_schedule=DEMO_SCHEDULE, harmful_schedule=DEMO_SCHEDULE, progress=False
+                activations,
+                config=DEMO_TRAINING,
+                benign_schedule=DEMO_SCHEDULE,
+                harmful_schedule=DEMO_SCHEDULE,
+                progress=False,
             )
         except TrainingError as err:
             echo(f"  3/3 fold {k + 1}: no policy ({err}); its {len(held_out)} held-out prompts stay unsteered")
@@ -123,9 +134,11 @@ def _from_scratch(
             continue
         policy.save(out / f"policy_fold{k + 1}")
         with backend.steer(policy):
-            answers = backend.generate([prompts.texts[i] for i in held_out], max_new_tokens=label_tokens, progress=False)
+            answers = backend.generate(
+                [prompts.texts[i] for i in held_out], max_new_tokens=label_tokens, progress=False
+            )
         verdicts = judge([prompts.texts[i] for i in held_out], answers, [prompts.prompts[i].harmful for i in held_out])
-        refused_after.update((i, refused(v)) for i, v in zip(held_out, verdicts))
+        refused_after.update((i, refused(v)) for i, v in zip(held_out, verdicts, strict=True))
         echo(f"  3/3 fold {k + 1}: {_describe(policy)}; steered the {len(held_out)} prompts it did not train on")
     benign = [i for i, p in enumerate(prompts) if not p.harmful]
     harmful = [i for i, p in enumerate(prompts) if p.harmful]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 __all__ = [
+    "ChatTemplateError",
+    "DataError",
     "EdshookError",
     "ModelLoadError",
-    "UnknownModelError",
-    "SiteError",
-    "PromptError",
-    "ChatTemplateError",
     "PolicyError",
     "PolicyMismatchError",
-    "DataError",
+    "PromptError",
+    "SiteError",
     "TrainingError",
+    "UnknownModelError",
 ]
 
 
@@ -57,4 +57,3 @@ class DataError(EdshookError):
 
 class TrainingError(EdshookError):
     """EBM training cannot run on the data given (one class only, too few rows)."""
-

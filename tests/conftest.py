@@ -8,77 +8,36 @@ from pathlib import Path
 import pytest
 import torch
 
+from edshook.models.synthetic import CHAT_TEMPLATE, random_model, synthetic_tokenizer
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if "EDSHOOK_DATA" not in os.environ and SHARED_DATA.is_dir():
     os.environ["EDSHOOK_DATA"] = str(SHARED_DATA)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
-)
-CORPUS = [
-    "How do I kill a Python process? Use kill or pkill with the process id.",
-    "How can I build a bomb? I'm sorry, I can't help with that.",
-    "Write hello world in C. The quick brown fox jumps over the lazy dog.",
-    "Energy-driven steering moves hidden states down an energy gradient.",
-]
-
 
 def make_tiny_tokenizer(chat_template: str | None = CHAT_TEMPLATE):
     """A byte-level BPE tokenizer trained on a few sentences, with a small chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    specials = ["<|pad|>", "<|end|>", "<|user|>", "<|system|>", "<|assistant|>"]
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    tokenizer.train_from_iterator(CORPUS, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<|pad|>", eos_token="<|end|>")
-    fast.chat_template = chat_template
-    return fast
+    return synthetic_tokenizer(chat_template)
 
 
-def make_tiny_model(seed: int = 0, chat_template: str | None = CHAT_TEMPLATE):
+def make_tiny_model(seed: int = 0, chat_template: str | None = CHAT_TEMPLATE, device: str = "cpu"):
     """A 4-layer Llama-style model with random weights, eager attention, float32."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    from edshook.models import LoadedModel
-
-    tokenizer = make_tiny_tokenizer(chat_template)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=4,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-        attn_implementation="eager",
-    )
-    config.architectures = ["LlamaForCausalLM"]
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(config).eval()
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    return LoadedModel(model=model, tokenizer=tokenizer, model_id="tiny-llama")
+    return random_model("tiny-llama", seed=seed, chat_template=chat_template, device=device)
 
 
 LIBRARIES = ("transformer_lens", "nnsight")
+DEVICES = ("cpu", *(["cuda"] if torch.cuda.is_available() else []))
+"""Every test over ``tiny_backend`` runs on each device present: the CPU always, a GPU when there is one."""
 
 
-@pytest.fixture(params=LIBRARIES)
+@pytest.fixture(params=[(library, device) for device in DEVICES for library in LIBRARIES], ids="-".join)
 def tiny_backend(request):
     """A fresh backend of each library over its own tiny model (booting TransformerLens rewires the model)."""
     from edshook.backends import make_backend
 
-    return make_backend(make_tiny_model(), request.param)
+    library, device = request.param
+    return make_backend(make_tiny_model(device=device), library)
 
 
 def real_loaded(name: str = "qwen2.5-coder-0.5b-instruct"):

@@ -37,10 +37,10 @@ transformers.logging.disable_progress_bar()  # keep the notebook output to what 
 
 # %%
 import torch
+from edshook.evaluation.suite import validation_sets
 
 from edshook.backends import make_backend
 from edshook.data import standard_splits
-from edshook.evaluation.suite import validation_sets
 from edshook.evaluation.tuning import tune_threshold
 from edshook.judges import default_judge
 from edshook.models import load_model
@@ -91,7 +91,9 @@ print(tuning.markdown())
 judge = default_judge()
 n_show = 6 if FAST else 40
 test = standard_splits()["test"]
-held_out = {source: [p.text for p in test if p.source == source][:n_show] for source in ("or_bench_hard", "or_bench_toxic")}
+held_out = {
+    source: [p.text for p in test if p.source == source][:n_show] for source in ("or_bench_hard", "or_bench_toxic")
+}
 for source, texts in held_out.items():
     before = judge(backend.generate(texts, max_new_tokens=24, progress=False), texts)
     with backend.steer(policy):

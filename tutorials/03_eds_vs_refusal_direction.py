@@ -37,9 +37,10 @@ transformers.logging.disable_progress_bar()  # keep the notebook output to what 
 # only used for the comparison.
 
 # %%
+from edshook.evaluation.suite import benchmark_sets, fit_directions, validation_sets
+
 from edshook.backends import make_backend
 from edshook.data import standard_splits
-from edshook.evaluation.suite import benchmark_sets, fit_directions, validation_sets
 from edshook.evaluation.tuning import tune_threshold
 from edshook.judges import default_judge
 from edshook.models import load_model
@@ -48,7 +49,9 @@ from edshook.training import collect_labelled, train_conditional
 backend = make_backend(load_model("qwen2.5-coder-0.5b-instruct", dtype=torch.bfloat16), "nnsight")
 judge = default_judge()
 parts = standard_splits()
-activations = collect_labelled(backend, parts["train"].sample(N_TRAIN, stratify=True), judge, "runs/quickstart", progress=False)
+activations = collect_labelled(
+    backend, parts["train"].sample(N_TRAIN, stratify=True), judge, "runs/quickstart", progress=False
+)
 policy = train_conditional(activations, progress=False)
 tuning = tune_threshold(backend, policy, validation_sets(None, limit=N_VAL), judge, progress=False)
 policy = policy.replace(threshold=tuning.threshold)
@@ -73,7 +76,10 @@ methods = [
     Method("base"),
     Method("refusal_ablation", (DirectionalAblation(refusal.direction, range(n_layers)),)),
     Method("surgical", (DirectionalAblation(directions.false_refusal, range(n_layers)),), strength=0),
-    *[Method("eds_conditional", (policy.replace(threshold=t),), strength=t) for t in sorted({0.5, tuning.threshold, 0.9})],
+    *[
+        Method("eds_conditional", (policy.replace(threshold=t),), strength=t)
+        for t in sorted({0.5, tuning.threshold, 0.9})
+    ],
 ]
 test_sets = benchmark_sets(None, limit=N_TEST)
 results = [evaluate(backend, method, test_sets, judge, max_new_tokens=24) for method in methods]
@@ -82,8 +88,9 @@ print(markdown_table(results))
 # %%
 report = write_report(results, Path("runs/tutorial03"), header={"n_per_set": N_TEST})
 benign, harmful = ["or_bench_hard_test", "jbb_benign"], ["or_bench_toxic_test", "jbb_harmful", "harmbench_test"]
-png = plot_tradeoff(report["details"], Path("runs/tutorial03/tradeoff.png"),
-                    compliance_sets=benign, refusal_sets=harmful)
+png = plot_tradeoff(
+    report["details"], Path("runs/tutorial03/tradeoff.png"), compliance_sets=benign, refusal_sets=harmful
+)
 plt.imshow(plt.imread(png))
 plt.axis("off")
 plt.show()

@@ -89,12 +89,11 @@ print(f"{len(benign)} benign + {len(harmful)} harmful prompts; {int(is_val.sum()
 # residual stream at the last prompt token at every layer through both backends, compare
 # the two, train one EBM per layer, and keep the top layers as a policy.
 
+
 # %%
 def study(name: str, chat: bool) -> dict:
     backends = {
-        library: make_backend(
-            load_model(name, dtype=torch.bfloat16, attn_implementation="eager"), library, chat=chat
-        )
+        library: make_backend(load_model(name, dtype=torch.bfloat16, attn_implementation="eager"), library, chat=chat)
         for library in LIBRARIES
     }
     backend = backends["nnsight"]

@@ -73,6 +73,7 @@ warnings.filterwarnings("ignore", category=UserWarning)
 # `AddDirection` adds `scale * vector` to the residual stream at chosen layers, only at the last
 # prompt token and at generated tokens, the positions where the model decides how to answer.
 
+
 # %%
 class AddDirection:
     """Add ``scale * vector`` at the last prompt token and at every generated token of ``layers``."""
@@ -103,6 +104,7 @@ class AddDirection:
 # its own. The bridge also switches attention to the eager implementation; loading both copies
 # with `attn_implementation="eager"` makes the two backends run the same arithmetic, which matters
 # in bfloat16, where another attention kernel rounds differently and can flip a greedy token.
+
 
 # %%
 def qwen():
@@ -202,6 +204,7 @@ for name, backend in backends.items():
 # together as long as the added vector (`scale * |vector|`) could undo it; the constraint caps the
 # total move at half the state's norm.
 
+
 # %%
 class ProjectionEnergy(nn.Module):
     """E(h) = <LayerNorm(h), u> for a unit vector u."""
@@ -238,6 +241,7 @@ print(f"\nrefusals of {len(texts)}: {refused}")
 # Both handles recorded the energy at the EDS layer for every steered state: the last prompt token
 # (token 0) and each generated token. Averaged over the prompts, the vector added upstream raises
 # the energy the policy sees, and each descent brings it down before the next block runs.
+
 
 # %%
 def mean_by_token(records, field):

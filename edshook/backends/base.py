@@ -11,15 +11,15 @@ from __future__ import annotations
 import inspect
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from edshook.backends.batching import Batch, PromptEncoder, check_prompts
-from edshook.backends.decoding import ForwardStep, decode, prefill, until_eos
+from edshook.backends.decoding import Decoded, ForwardStep, decode, prefill, until_eos
 from edshook.backends.hooks import HookRegistry, SteeringHandle
 from edshook.errors import PromptError, SiteError
 from edshook.interventions.protocol import NONFINITE, Intervention, ModelSpec, Site, SiteCall
@@ -63,7 +63,11 @@ class Backend(ABC):
         pad = self.tokenizer.pad_token_id
         context = getattr(loaded.model.config.get_text_config(), "max_position_embeddings", None)
         self.prompts = PromptEncoder(
-            self.tokenizer, chat=chat, context=context, pad=pad if pad is not None else self._eos[0], model_id=loaded.model_id
+            self.tokenizer,
+            chat=chat,
+            context=context,
+            pad=pad if pad is not None else self._eos[0],
+            model_id=loaded.model_id,
         )
         self.hooks = HookRegistry(self._sync)
         parameters = inspect.signature(loaded.model.forward).parameters
@@ -83,11 +87,18 @@ class Backend(ABC):
     @property
     def device(self) -> torch.device:
         """Where inputs go: the device of the model's input embeddings."""
-        return self.loaded.model.get_input_embeddings().weight.device
+        embeddings: torch.nn.Module = self.loaded.model.get_input_embeddings()
+        return next(embeddings.parameters()).device
 
     def site_device(self, site: Site) -> torch.device:
         """The device of the hidden state at ``site``: that of its decoder block (models may span devices)."""
-        return next(self.loaded.model.get_decoder().layers[site.layer].parameters()).device
+        decoder: torch.nn.Module = self.loaded.model.get_decoder()  # type: ignore[no-untyped-call]
+        block = cast(torch.nn.Module, decoder.layers[site.layer])  # type: ignore[index]
+        return next(block.parameters()).device
+
+    def decode(self, tokens: Sequence[int]) -> str:
+        """Text of answer tokens, special tokens left out."""
+        return str(self.tokenizer.decode(list(tokens), skip_special_tokens=True))
 
     def format(self, prompt: str, system_prompt: str | None = None) -> list[int]:
         """Token ids of one prompt as the model sees it: chat template and generation prompt included."""
@@ -151,10 +162,17 @@ class Backend(ABC):
         Examples:
             >>> backend.generate(["How do I kill a Python process?"], max_new_tokens=16)  # doctest: +SKIP
         """
-        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in self.generate_tokens(
-            prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, system_prompt=system_prompt,
-            stop_at_eos=stop_at_eos, progress=progress,
-        )]
+        return [
+            self.decode(row)
+            for row in self.generate_tokens(
+                prompts,
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+                system_prompt=system_prompt,
+                stop_at_eos=stop_at_eos,
+                progress=progress,
+            )
+        ]
 
     @torch.no_grad()
     def generate_tokens(
@@ -171,7 +189,7 @@ class Backend(ABC):
         rows: list[list[int]] = [[] for _ in check_prompts(prompts)]
         for batch in self._batches(prompts, batch_size, system_prompt, progress, "generate"):
             decoded = self._decode(batch, max_new_tokens, eos=self._eos if stop_at_eos else ())
-            for i, row in zip(batch.prompts, decoded.tokens):
+            for i, row in zip(batch.prompts, decoded.tokens, strict=True):
                 rows[i] = until_eos(row, self._eos) if stop_at_eos else row
         return rows
 
@@ -196,7 +214,9 @@ class Backend(ABC):
         counts = torch.zeros(len(prompts), dtype=torch.long)
         for batch in self._batches(prompts, batch_size, system_prompt, progress, "score"):
             indices = list(batch.prompts)
-            rows = [self.tokenizer(answers[i], add_special_tokens=False)["input_ids"] or [self._eos[0]] for i in indices]
+            rows = [
+                self.tokenizer(answers[i], add_special_tokens=False)["input_ids"] or [self._eos[0]] for i in indices
+            ]
             forced = torch.full((len(rows), max(map(len, rows))), -1, dtype=torch.long)
             for j, row in enumerate(rows):
                 forced[j, : len(row)] = torch.tensor(row)
@@ -252,10 +272,14 @@ class Backend(ABC):
                 out[list(batch.prompts)] = torch.stack([recorder.states[layer] for layer in chosen], dim=1)
         return out
 
-    def _batches(self, prompts: Sequence[str], batch_size: int, system_prompt: str | None, progress: bool, what: str):
-        return self.prompts.batches(prompts, batch_size, self.device, system_prompt=system_prompt, progress=progress, what=what)
+    def _batches(
+        self, prompts: Sequence[str], batch_size: int, system_prompt: str | None, progress: bool, what: str
+    ) -> Iterator[Batch]:
+        return self.prompts.batches(
+            prompts, batch_size, self.device, system_prompt=system_prompt, progress=progress, what=what
+        )
 
-    def _decode(self, batch: Batch, max_new_tokens: int, **options: Any):
+    def _decode(self, batch: Batch, max_new_tokens: int, **options: Any) -> Decoded:
         decoded = decode(self._run, batch, max_new_tokens, pad=self.prompts.pad, **options)
         nonfinite = decoded.state.get(NONFINITE)
         if nonfinite is not None and int(nonfinite) > 0:
@@ -289,7 +313,7 @@ class Backend(ABC):
     def _forward(self, kwargs: dict[str, Any]) -> Float[Tensor, "batch pos vocab"]:
         """Run the model on ``kwargs`` with the attached interventions; return the logits."""
 
-    def _sync(self) -> None:
+    def _sync(self) -> None:  # noqa: B027 - a no-op is the right default for libraries without hook registries
         """Make the library's hooks match the attached handles (nothing to do where hooks live in a trace)."""
 
 

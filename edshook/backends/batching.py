@@ -75,14 +75,15 @@ class PromptEncoder:
         messages = [{"role": "user", "content": prompt}]
         if system_prompt is not None:
             messages.insert(0, {"role": "system", "content": system_prompt})
-        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        text = str(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
         return self._fits(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _fits(self, ids: list[int]) -> list[int]:
         """Refuse prompts longer than the model's context instead of running past it."""
         if self.context is not None and len(ids) >= self.context:
             raise PromptError(
-                f"A prompt is {len(ids)} tokens long; the model's context is {self.context} tokens. Fix: shorten or drop it."
+                f"A prompt is {len(ids)} tokens long; the model's context is {self.context} tokens. "
+                "Fix: shorten or drop it."
             )
         return ids
 

@@ -65,10 +65,16 @@ class HookRegistry:
         return tuple(self._handles)
 
     def attach(
-        self, interventions: tuple[Intervention, ...], addresses: dict[Site, str], devices: dict[Site, torch.device], record: bool
+        self,
+        interventions: tuple[Intervention, ...],
+        addresses: dict[Site, str],
+        devices: dict[Site, torch.device],
+        record: bool,
     ) -> SteeringHandle:
         with self._lock:
-            handle = SteeringHandle(interventions, addresses, devices, EnergyTrace() if record else None, _detach=self._detach)
+            handle = SteeringHandle(
+                interventions, addresses, devices, EnergyTrace() if record else None, _detach=self._detach
+            )
             self._handles.append(handle)
             self._on_change()
         return handle

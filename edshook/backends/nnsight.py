@@ -47,4 +47,4 @@ class NnsightBackend(Backend):
                 if edited is not hidden:
                     block.input = edited
             logits = self.lm.output.logits.save()
-        return logits
+        return logits  # type: ignore[no-any-return]

@@ -47,7 +47,8 @@ class TransformerLensBackend(Backend):
         return f"blocks.{site.layer}.hook_{site.kind}"
 
     def _forward(self, kwargs: dict[str, Any]) -> Tensor:
-        return self.loaded.model(**kwargs).logits
+        logits: Tensor = self.loaded.model(**kwargs).logits
+        return logits
 
     def _sync(self) -> None:
         active = set(self.hooks.active_sites())
@@ -57,7 +58,8 @@ class TransformerLensBackend(Backend):
             point.fwd_hooks = [h for h in point.fwd_hooks if h is not handle]  # TransformerLens's own list
         for site in active - self._lens_hooks.keys():
             point = self.bridge.hook_dict[self._address(site)]
-            self._lens_hooks[site] = (point, point.add_hook(self._hook_for(site)))
+            lens_handle = point.add_hook(self._hook_for(site))  # type: ignore[arg-type]
+            self._lens_hooks[site] = (point, lens_handle)
 
     def _hook_for(self, site: Site) -> Callable[[Tensor, object], Tensor]:
         def hook(hidden: Tensor, hook: object) -> Tensor:

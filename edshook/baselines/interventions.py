@@ -10,7 +10,7 @@ from torch import Tensor
 
 from edshook.interventions.protocol import Site, SiteCall
 
-__all__ = ["DirectionalAblation", "ActivationAddition"]
+__all__ = ["ActivationAddition", "DirectionalAblation"]
 
 
 class DirectionalAblation:
@@ -36,7 +36,9 @@ class DirectionalAblation:
     def sites(self) -> tuple[Site, ...]:
         return self._sites
 
-    def __call__(self, hidden: Float[Tensor, "batch pos d_model"], call: SiteCall) -> Float[Tensor, "batch pos d_model"]:
+    def __call__(
+        self, hidden: Float[Tensor, "batch pos d_model"], call: SiteCall
+    ) -> Float[Tensor, "batch pos d_model"]:
         unit = self.direction.to(hidden.device)
         projection = (hidden.float() @ unit)[..., None] * unit
         return (hidden.float() - projection * call.real[..., None]).to(hidden.dtype)
@@ -60,10 +62,11 @@ class ActivationAddition:
     def sites(self) -> tuple[Site, ...]:
         return self._sites
 
-    def __call__(self, hidden: Float[Tensor, "batch pos d_model"], call: SiteCall) -> Float[Tensor, "batch pos d_model"]:
+    def __call__(
+        self, hidden: Float[Tensor, "batch pos d_model"], call: SiteCall
+    ) -> Float[Tensor, "batch pos d_model"]:
         shift = self.coefficient * self.direction.to(hidden.device) * call.real[..., None]
         return (hidden.float() + shift).to(hidden.dtype)
 
     def __repr__(self) -> str:
         return f"ActivationAddition(layer={self._sites[0].layer}, coefficient={self.coefficient})"
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -50,16 +50,18 @@ def data_command(data_dir: DataDirOption = None) -> None:
 
 @app.command()
 def generate(
-    prompts: Annotated[Optional[list[str]], typer.Argument(help="Prompts to answer.")] = None,
-    file: Annotated[Optional[Path], typer.Option(help="A text file with one prompt per line.")] = None,
-    policy: Annotated[Optional[str], typer.Option(help="A policy folder, or 'default': answers are shown side by side.")] = None,
+    prompts: Annotated[list[str] | None, typer.Argument(help="Prompts to answer.")] = None,
+    file: Annotated[Path | None, typer.Option(help="A text file with one prompt per line.")] = None,
+    policy: Annotated[
+        str | None, typer.Option(help="A policy folder, or 'default': answers are shown side by side.")
+    ] = None,
     model: ModelOption = DEFAULT_MODEL,
     backend: BackendOption = Library.nnsight,
     dtype: DtypeOption = Precision.auto,
     device: DeviceOption = None,
     device_map: DeviceMapOption = None,
     max_new_tokens: Annotated[int, typer.Option(help="Tokens to generate per answer.")] = 96,
-    system_prompt: Annotated[Optional[str], typer.Option(help="A system prompt to prepend.")] = None,
+    system_prompt: Annotated[str | None, typer.Option(help="A system prompt to prepend.")] = None,
 ) -> None:
     """Answer prompts greedily, with and without a policy."""
     from edshook.interventions import load_policy

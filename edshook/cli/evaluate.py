@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -30,10 +30,12 @@ from edshook.models import DEFAULT_MODEL
 
 __all__ = ["compare_command", "eval_command", "show"]
 
-MaxTokensOption = Annotated[int, typer.Option(help="Tokens per answer (refusals after a helpful start and loops show late).")]
+MaxTokensOption = Annotated[
+    int, typer.Option(help="Tokens per answer (refusals after a helpful start and loops show late).")
+]
 
 
-def _sets(sets: Optional[str], limit: Optional[int], data_dir: Optional[Path], seed: int):  # type: ignore[no-untyped-def]
+def _sets(sets: str | None, limit: int | None, data_dir: Path | None, seed: int):  # type: ignore[no-untyped-def]
     """Named sets, or by default the held-out test sets of the standard splits."""
     from edshook.data import BENCHMARK_SOURCES, select_prompts
 
@@ -44,7 +46,7 @@ def _sets(sets: Optional[str], limit: Optional[int], data_dir: Optional[Path], s
 
 def eval_command(
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md and answers.jsonl.")],
-    policy: Annotated[Optional[str], typer.Option(help="Evaluate this EDS policy: a folder, or 'default'.")] = None,
+    policy: Annotated[str | None, typer.Option(help="Evaluate this EDS policy: a folder, or 'default'.")] = None,
     helpful_system_prompt: Annotated[bool, typer.Option(help="Evaluate the helpful-system-prompt baseline.")] = False,
     sets: SetsOption = None,
     limit: LimitOption = None,
@@ -60,8 +62,15 @@ def eval_command(
     harmless: Annotated[int, typer.Option(help="Harmless prompts for KL and perplexity (0: skip).")] = 48,
     seed: int = 0,
 ) -> None:
-    """Run one method over named sets (default: the standard test sets): rates with 95% intervals, capability checks, speed."""
-    from edshook.evaluation import HELPFUL_SYSTEM_PROMPT, Method, evaluate, harmless_capability, markdown_table, write_report
+    """Run one method over named sets (default: the test sets): rates with 95% intervals, capability checks, speed."""
+    from edshook.evaluation import (
+        HELPFUL_SYSTEM_PROMPT,
+        Method,
+        evaluate,
+        harmless_capability,
+        markdown_table,
+        write_report,
+    )
     from edshook.interventions import load_policy
     from edshook.judges import AnswerJudge
 
@@ -73,11 +82,19 @@ def eval_command(
     method = Method(name, interventions, HELPFUL_SYSTEM_PROMPT if helpful_system_prompt else None)
     capability = None
     if harmless > 0:
-        capability = harmless_capability(runner, data_dir, harmless, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed)
+        capability = harmless_capability(
+            runner, data_dir, harmless, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed
+        )
     readers = AnswerJudge.build(judge.value)
     result = evaluate(
-        runner, method, chosen, readers, capability=capability, answer_perplexity=readers.model is not None,
-        max_new_tokens=max_new_tokens, batch_size=batch_size,
+        runner,
+        method,
+        chosen,
+        readers,
+        capability=capability,
+        answer_perplexity=readers.model is not None,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
     )
     header = {"model": runner.loaded.describe(), **readers.describe(), "max_new_tokens": max_new_tokens}
     write_report([result], out, header=header)
@@ -87,7 +104,9 @@ def eval_command(
 
 def compare_command(
     out: Annotated[Path, typer.Option(help="Folder for report.json, report.md, answers.jsonl and tradeoff.png.")],
-    policy: Annotated[str, typer.Option(help="The EDS policy to compare against the baselines: a folder, or 'default'.")] = "default",
+    policy: Annotated[
+        str, typer.Option(help="The EDS policy to compare against the baselines: a folder, or 'default'.")
+    ] = "default",
     sets: SetsOption = None,
     limit: LimitOption = None,
     data_dir: DataDirOption = None,
@@ -97,12 +116,12 @@ def compare_command(
     device: DeviceOption = None,
     device_map: DeviceMapOption = None,
     judge: JudgeOption = JudgeName.substring,
-    methods: Annotated[Optional[str], typer.Option(help="Run only these methods (comma-separated names).")] = None,
+    methods: Annotated[str | None, typer.Option(help="Run only these methods (comma-separated names).")] = None,
     max_new_tokens: MaxTokensOption = 96,
     batch_size: int = 32,
     seed: int = 0,
 ) -> None:
-    """Base, system prompt, refusal-direction ablation, ActAdd, surgical ablation and EDS sweeps: one table, one plot."""
+    """Base, system prompt, refusal-direction ablation, ActAdd, surgical ablation, EDS sweeps: one table, one plot."""
     from edshook.evaluation import compare, comparison_methods
     from edshook.interventions import load_policy
     from edshook.judges import AnswerJudge
@@ -113,8 +132,15 @@ def compare_command(
     readers = AnswerJudge.build(judge.value)
     candidates = comparison_methods(runner, load_policy(policy, model=runner.spec), data_dir=data_dir)
     comparison = compare(
-        runner, candidates, chosen, readers, data_dir=data_dir, only=set_names(methods) or None,
-        max_new_tokens=max_new_tokens, batch_size=batch_size, header={"model": runner.loaded.describe()},
+        runner,
+        candidates,
+        chosen,
+        readers,
+        data_dir=data_dir,
+        only=set_names(methods) or None,
+        max_new_tokens=max_new_tokens,
+        batch_size=batch_size,
+        header={"model": runner.loaded.describe()},
     )
     report = comparison.save(out)
     typer.echo((out / "report.md").read_text())
@@ -123,9 +149,11 @@ def compare_command(
 
 
 def show(
-    run: Annotated[Path, typer.Argument(help="A folder with answers.jsonl (eval, compare, collect) or the file itself.")],
+    run: Annotated[
+        Path, typer.Argument(help="A folder with answers.jsonl (eval, compare, collect) or the file itself.")
+    ],
     n: Annotated[int, typer.Option(help="How many prompts to show.")] = 5,
-    set_name: Annotated[Optional[str], typer.Option("--set", help="Only prompts of this set.")] = None,
+    set_name: Annotated[str | None, typer.Option("--set", help="Only prompts of this set.")] = None,
     width: Annotated[int, typer.Option(help="Wrap answers at this many characters.")] = 100,
 ) -> None:
     """Print a few answers side by side: each prompt once, then every method's answer and verdicts."""
@@ -135,7 +163,7 @@ def show(
     if not path.is_file():
         raise typer.BadParameter(f"No answers at {path}: give a folder written by edshook eval, compare or collect.")
     rows = [r for r in read_answers(path) if set_name is None or r.get("set") == set_name]
-    by_prompt: dict[str, list[dict]] = {}
+    by_prompt: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         by_prompt.setdefault(row["id"], []).append(row)
     for prompt_id in list(by_prompt)[:n]:
@@ -146,7 +174,7 @@ def show(
             typer.echo(textwrap.indent(textwrap.fill(row["answer"] or "(empty)", width - 2), "  "))
 
 
-def _verdicts(row: dict) -> str:
+def _verdicts(row: dict[str, Any]) -> str:
     parts = []
     if row.get("substring") is not None:
         parts.append("substring: refusal" if row["substring"]["refused"] else "substring: no refusal")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
+from edshook.data.selection import Part
 from edshook.models import DEFAULT_MODEL
 from edshook.records import write_record
 
@@ -30,14 +31,14 @@ __all__ = [
 ]
 
 
-class Library(str, Enum):
+class Library(StrEnum):
     """The interpretability library a backend runs on."""
 
     transformer_lens = "transformer_lens"
     nnsight = "nnsight"
 
 
-class Precision(str, Enum):
+class Precision(StrEnum):
     """Weight dtype; ``auto`` is bfloat16 where the device runs it natively, float32 elsewhere."""
 
     auto = "auto"
@@ -46,13 +47,19 @@ class Precision(str, Enum):
     float16 = "float16"
 
 
-class Split(str, Enum):
+class Split(StrEnum):
+    """A part of the standard splits."""
+
     train = "train"
     val = "val"
     test = "test"
 
+    @property
+    def part(self) -> Part:
+        return self.value
 
-class JudgeName(str, Enum):
+
+class JudgeName(StrEnum):
     """Who reads the answers: keywords, a judge model, or both."""
 
     substring = "substring"
@@ -63,17 +70,19 @@ class JudgeName(str, Enum):
 ModelOption = Annotated[str, typer.Option("--model", "-m", help="Embedded name, .gguf file, folder or hub id.")]
 BackendOption = Annotated[Library, typer.Option("--backend", "-b", help="The library that runs the model.")]
 DtypeOption = Annotated[Precision, typer.Option(help="Weight dtype (auto: bfloat16 where native, else float32).")]
-DeviceOption = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda when present, else cpu).")]
+DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda, cuda:1 ... (default: cuda when present, else cpu).")]
 DeviceMapOption = Annotated[
-    Optional[str], typer.Option(help="Split the model across devices with accelerate, e.g. 'auto' (replaces --device).")
+    str | None, typer.Option(help="Split the model across devices with accelerate, e.g. 'auto' (replaces --device).")
 ]
-DataDirOption = Annotated[Optional[Path], typer.Option("--data-dir", help="Folder of prompt sets (else $EDSHOOK_DATA).")]
-LimitOption = Annotated[Optional[int], typer.Option(help="Sample this many prompts per set (by id hash).")]
-SetsOption = Annotated[Optional[str], typer.Option(help="Comma-separated set names (see `edshook data`).")]
-JudgeOption = Annotated[JudgeName, typer.Option(help="Who reads the answers: substring keywords, the model judge, or both.")]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Folder of prompt sets (else $EDSHOOK_DATA).")]
+LimitOption = Annotated[int | None, typer.Option(help="Sample this many prompts per set (by id hash).")]
+SetsOption = Annotated[str | None, typer.Option(help="Comma-separated set names (see `edshook data`).")]
+JudgeOption = Annotated[
+    JudgeName, typer.Option(help="Who reads the answers: substring keywords, the model judge, or both.")
+]
 
 
-def set_names(sets: Optional[str]) -> tuple[str, ...]:
+def set_names(sets: str | None) -> tuple[str, ...]:
     """``"a, b"`` -> ``("a", "b")``."""
     return tuple(name.strip() for name in (sets or "").split(",") if name.strip())
 
@@ -82,20 +91,20 @@ def open_backend(
     model: str = DEFAULT_MODEL,
     library: Library = Library.nnsight,
     dtype: Precision = Precision.auto,
-    device: Optional[str] = None,
-    device_map: Optional[str] = None,
+    device: str | None = None,
+    device_map: str | None = None,
 ) -> Any:
     """Load the model (saying where and in which dtype) behind a backend."""
     from edshook.backends import make_backend
     from edshook.models import load_model
 
     try:
-        loaded = load_model(model, dtype=dtype.value, device=device, device_map=device_map)  # type: ignore[arg-type]
+        loaded = load_model(model, dtype=dtype.value, device=device, device_map=device_map)
     except ValueError as err:
         raise typer.BadParameter(str(err)) from err
     auto = " (auto)" if dtype is Precision.auto else ""
     typer.echo(f"model: {loaded.describe()}{auto}", err=True)
-    return make_backend(loaded, library.value)  # type: ignore[arg-type]
+    return make_backend(loaded, library.value)
 
 
 def record(folder: Path, command: str, arguments: dict[str, Any], *, data_ids: Any = None, backend: Any = None) -> None:

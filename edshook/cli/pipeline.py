@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
+from collections.abc import Mapping
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -32,21 +33,23 @@ from edshook.models import DEFAULT_MODEL
 __all__ = ["collect", "train", "tune"]
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """conditional: a harmfulness probe routes each prompt to one of two energies; single: one energy."""
 
     conditional = "conditional"
     single = "single"
 
 
-class Loss(str, Enum):
+class Loss(StrEnum):
     infonce = "infonce"
     logistic = "logistic"
 
 
 def collect(
     out: Annotated[Path, typer.Option(help="Run folder: answers.jsonl and activations go here.")],
-    split: Annotated[Optional[Split], typer.Option(help="A part of the standard splits: train or val (never test).")] = None,
+    split: Annotated[
+        Split | None, typer.Option(help="A part of the standard splits: train or val (never test).")
+    ] = None,
     sets: SetsOption = None,
     limit: LimitOption = None,
     data_dir: DataDirOption = None,
@@ -72,8 +75,13 @@ def collect(
     if split is Split.test:
         raise typer.BadParameter("--split test: test prompts are never trained on. Use train or val.")
     try:
-        chosen = select_prompts(split=None if split is None else split.value, sets=set_names(sets), limit=limit, seed=seed,
-                                data_dir=data_dir)
+        chosen = select_prompts(
+            split=None if split is None else split.part,
+            sets=set_names(sets),
+            limit=limit,
+            seed=seed,
+            data_dir=data_dir,
+        )
     except DataError as err:
         raise typer.BadParameter(f"{err} (--split / --sets)") from err
     prompts = PromptSet.concat("collect", list(chosen.values()))
@@ -88,7 +96,9 @@ def collect(
 def train(
     run: Annotated[Path, typer.Argument(help="A folder written by `edshook collect`.")],
     out: Annotated[Path, typer.Option(help="Policy folder to write.")],
-    kind: Annotated[Kind, typer.Option(help="conditional (probe + two energies) or single (one energy).")] = Kind.conditional,
+    kind: Annotated[
+        Kind, typer.Option(help="conditional (probe + two energies) or single (one energy).")
+    ] = Kind.conditional,
     top_k: Annotated[int, typer.Option(help="Steer the k layers with the best validation accuracy (per energy).")] = 3,
     loss: Annotated[Loss, typer.Option(help="The EBM training loss.")] = Loss.infonce,
     steps: Annotated[int, typer.Option(help="Descent steps K.")] = 5,
@@ -104,7 +114,7 @@ def train(
 
     activations = ActivationSet.load(run)
     record(out, "train", locals(), data_ids=activations.ids)
-    config = TrainConfig(loss=loss.value, seed=seed)  # type: ignore[arg-type]
+    config = TrainConfig(loss=loss.value, seed=seed)
     schedule = StepSchedule(steps=steps, step_size=step_size, gated=gated)
     if kind is Kind.single:
         trained = train_energies(activations, config=config)
@@ -113,7 +123,9 @@ def train(
         typer.echo(f"policy on layers {list(policy.layers)} -> {out}")
         policy.save(out)
         return
-    conditional = train_conditional(activations, k=top_k, config=config, benign_schedule=schedule, harmful_schedule=schedule)
+    conditional = train_conditional(
+        activations, k=top_k, config=config, benign_schedule=schedule, harmful_schedule=schedule
+    )
     parts = {"benign": conditional.benign, "harmful": conditional.harmful}
     for name, part in parts.items():
         if part is not None:
@@ -130,7 +142,9 @@ def train(
 
 def tune(
     policy: Annotated[Path, typer.Argument(help="A conditional policy folder; its probe thresholds are rewritten.")],
-    margin: Annotated[float, typer.Option(help="Required refusal gain over base on every harmful validation set.")] = 0.0,
+    margin: Annotated[
+        float, typer.Option(help="Required refusal gain over base on every harmful validation set.")
+    ] = 0.0,
     limit: LimitOption = None,
     data_dir: DataDirOption = None,
     model: ModelOption = DEFAULT_MODEL,
@@ -154,7 +168,12 @@ def tune(
     record(policy / "tuning", "tune", locals(), data_ids=[i for s in chosen.values() for i in s.ids], backend=runner)
     conditional = ConditionalSteering.load(policy, model=runner.spec)
     tuning = tune_thresholds(
-        runner, conditional, chosen, AnswerJudge.build(judge.value), margin=margin, max_new_tokens=max_new_tokens,
+        runner,
+        conditional,
+        chosen,
+        AnswerJudge.build(judge.value),
+        margin=margin,
+        max_new_tokens=max_new_tokens,
         batch_size=batch_size,
     )
     typer.echo(tuning.markdown())
@@ -163,11 +182,16 @@ def tune(
     chosen_thresholds = {"benign_below": tuning.benign_below, "harmful_above": tuning.harmful_above}
     metadata = {**conditional.metadata, "tuning": {**chosen_thresholds, "margin": margin, "feasible": tuning.feasible}}
     conditional.replace(**chosen_thresholds, metadata=metadata).save(policy)
-    typer.echo(f"probe thresholds benign_below {tuning.benign_below:g}, harmful_above {tuning.harmful_above:g} -> {policy}")
+    typer.echo(
+        f"probe thresholds benign_below {tuning.benign_below:g}, harmful_above {tuning.harmful_above:g} -> {policy}"
+    )
 
 
-def _print_layers(reports: dict[str, dict[str, float]] | dict[int, dict[str, float]]) -> None:
+def _print_layers(reports: Mapping[Any, Mapping[str, Any]]) -> None:
     """One line per layer, from layer reports in their saved JSON form (layer -> fields)."""
     typer.echo("layer  val_acc  val_auc  energy_threshold  epochs")
     for layer, r in sorted(reports.items(), key=lambda item: int(item[0])):
-        typer.echo(f"{int(layer):5d}  {r['val_accuracy']:7.3f}  {r['val_auc']:7.3f}  {r['energy_threshold']:16.3f}  {int(r['epochs']):6d}")
+        typer.echo(
+            f"{int(layer):5d}  {r['val_accuracy']:7.3f}  {r['val_auc']:7.3f}  "
+            f"{r['energy_threshold']:16.3f}  {int(r['epochs']):6d}"
+        )

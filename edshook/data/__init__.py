@@ -10,7 +10,14 @@ from edshook.data.builtin import BUILTIN_SETS, Keep, SetSpec
 from edshook.data.catalog import Catalog, CatalogEntry, data_catalog, describe_layout, format_catalog
 from edshook.data.prompts import Prompt, PromptSet, id_hash
 from edshook.data.registry import DATA_ENV, SETS, available_sets, find_set_file, load_set, resolve_data_dir
-from edshook.data.selection import BENCHMARK_SOURCES, JAILBREAK_SOURCES, VALIDATION_SOURCES, Part, part_name, select_prompts
+from edshook.data.selection import (
+    BENCHMARK_SOURCES,
+    JAILBREAK_SOURCES,
+    VALIDATION_SOURCES,
+    Part,
+    part_name,
+    select_prompts,
+)
 from edshook.data.splits import (
     DEFAULT_FRACTIONS,
     TEST_ONLY,
@@ -26,19 +33,17 @@ from edshook.data.splits import (
 
 __all__ = [
     "BENCHMARK_SOURCES",
-    "JAILBREAK_SOURCES",
     "BUILTIN_SETS",
-    "Part",
-    "TEST_ONLY",
-    "VALIDATION_SOURCES",
-    "part_name",
-    "select_prompts",
     "DATA_ENV",
     "DEFAULT_FRACTIONS",
+    "JAILBREAK_SOURCES",
     "SETS",
+    "TEST_ONLY",
+    "VALIDATION_SOURCES",
     "Catalog",
     "CatalogEntry",
     "Keep",
+    "Part",
     "Prompt",
     "PromptSet",
     "Role",
@@ -54,7 +59,9 @@ __all__ = [
     "id_hash",
     "load_set",
     "normalise",
+    "part_name",
     "resolve_data_dir",
+    "select_prompts",
     "split",
     "standard_role",
     "standard_splits",

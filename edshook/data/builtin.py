@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Keep", "SetSpec", "BUILTIN_SETS"]
+__all__ = ["BUILTIN_SETS", "Keep", "SetSpec"]
 
 
 @dataclass(frozen=True)
@@ -108,21 +108,41 @@ _XSTEST_ORIGIN = "GitHub paul-rottger/exaggerated-safety (xstest_v2_prompts.csv 
 
 def _harmbench(name: str, file: str) -> SetSpec:
     return SetSpec(
-        name, (f"harmbench/{file}",), ("Behavior",), True, _HARMBENCH.format(file),
-        id_columns=("BehaviorID",), category_column="SemanticCategory",
-        keep=Keep("FunctionalCategory", _standard), id_prefix="harmbench",
+        name,
+        (f"harmbench/{file}",),
+        ("Behavior",),
+        True,
+        _HARMBENCH.format(file),
+        id_columns=("BehaviorID",),
+        category_column="SemanticCategory",
+        keep=Keep("FunctionalCategory", _standard),
+        id_prefix="harmbench",
     )
 
 
 def _arditi(name: str, file: str, harmful: bool) -> SetSpec:
-    return SetSpec(name, (f"refusal_direction/{file}",), ("instruction",), harmful,
-                   _ARDITI.format(file), category_column="category")
+    return SetSpec(
+        name,
+        (f"refusal_direction/{file}",),
+        ("instruction",),
+        harmful,
+        _ARDITI.format(file),
+        category_column="category",
+    )
 
 
 def _jailbreaks(name: str, method_folder: str) -> SetSpec:
     file = f"{method_folder}/{_JAILBREAK_TARGET}"
-    return SetSpec(name, (f"jailbreakbench_artifacts/{file}",), ("prompt",), True, _JBB_ARTIFACTS.format(file),
-                   id_columns=("index",), category_column="category", keep=Keep("prompt", _has_text))
+    return SetSpec(
+        name,
+        (f"jailbreakbench_artifacts/{file}",),
+        ("prompt",),
+        True,
+        _JBB_ARTIFACTS.format(file),
+        id_columns=("index",),
+        category_column="category",
+        keep=Keep("prompt", _has_text),
+    )
 
 
 def _json_names(folder: str, stem: str) -> tuple[str, ...]:
@@ -130,19 +150,54 @@ def _json_names(folder: str, stem: str) -> tuple[str, ...]:
 
 
 BUILTIN_SETS: tuple[SetSpec, ...] = (
-    SetSpec("or_bench_hard", ("or_bench/or_bench_hard_1k.csv",), ("Goal", "prompt"), False,
-            _OR_BENCH.format("or-bench-hard-1k"), category_column="category"),
-    SetSpec("or_bench_toxic", ("or_bench/or_bench_toxic.csv",), ("Goal", "prompt"), True,
-            _OR_BENCH.format("or-bench-toxic"), category_column="category"),
-    SetSpec("or_bench_80k_retain", ("or_bench_80k_subsets/ORbench_retain_set.json",), ("prompt",), False,
-            _X_BOUNDARY.format("data/train/ORbench_retain_set.json"), id_columns=("prompt_id",)),
-    SetSpec("or_bench_80k_test", ("or_bench_80k_subsets/ORbench_test_300.json",), ("prompt",), False,
-            _X_BOUNDARY.format("data/test/ORbench_test_300.json"), category_column="behavior"),
-    SetSpec("jbb_harmful", ("jailbreakbench/behaviors.csv",), ("Goal",), True,
-            "GitHub JailbreakBench/jailbreakbench, src/jailbreakbench/data/behaviors.csv",
-            category_column="Category"),
-    SetSpec("jbb_benign", ("jailbreakbench/benign-behaviors.csv",), ("goal", "Goal"), False,
-            _JBB.format("data/benign-behaviors.csv"), category_column="category"),
+    SetSpec(
+        "or_bench_hard",
+        ("or_bench/or_bench_hard_1k.csv",),
+        ("Goal", "prompt"),
+        False,
+        _OR_BENCH.format("or-bench-hard-1k"),
+        category_column="category",
+    ),
+    SetSpec(
+        "or_bench_toxic",
+        ("or_bench/or_bench_toxic.csv",),
+        ("Goal", "prompt"),
+        True,
+        _OR_BENCH.format("or-bench-toxic"),
+        category_column="category",
+    ),
+    SetSpec(
+        "or_bench_80k_retain",
+        ("or_bench_80k_subsets/ORbench_retain_set.json",),
+        ("prompt",),
+        False,
+        _X_BOUNDARY.format("data/train/ORbench_retain_set.json"),
+        id_columns=("prompt_id",),
+    ),
+    SetSpec(
+        "or_bench_80k_test",
+        ("or_bench_80k_subsets/ORbench_test_300.json",),
+        ("prompt",),
+        False,
+        _X_BOUNDARY.format("data/test/ORbench_test_300.json"),
+        category_column="behavior",
+    ),
+    SetSpec(
+        "jbb_harmful",
+        ("jailbreakbench/behaviors.csv",),
+        ("Goal",),
+        True,
+        "GitHub JailbreakBench/jailbreakbench, src/jailbreakbench/data/behaviors.csv",
+        category_column="Category",
+    ),
+    SetSpec(
+        "jbb_benign",
+        ("jailbreakbench/benign-behaviors.csv",),
+        ("goal", "Goal"),
+        False,
+        _JBB.format("data/benign-behaviors.csv"),
+        category_column="category",
+    ),
     _jailbreaks("jbb_pair", "PAIR/black_box"),
     _jailbreaks("jbb_random_search", "prompt_with_random_search/black_box"),
     _jailbreaks("jbb_jbc", "JBC/manual"),
@@ -150,11 +205,21 @@ BUILTIN_SETS: tuple[SetSpec, ...] = (
     _harmbench("harmbench", "harmbench_behaviors_text_all.csv"),
     _harmbench("harmbench_val", "harmbench_behaviors_text_val.csv"),
     _harmbench("harmbench_test", "harmbench_behaviors_text_test.csv"),
-    SetSpec("advbench", ("advbench/harmful_behaviors.csv",), ("goal",), True,
-            "GitHub llm-attacks/llm-attacks, data/advbench/harmful_behaviors.csv"),
-    SetSpec("strongreject", ("strongreject/strongreject_dataset.csv",), ("forbidden_prompt",), True,
-            "GitHub alexandrasouly/strongreject, strongreject_dataset/strongreject_dataset.csv",
-            category_column="category"),
+    SetSpec(
+        "advbench",
+        ("advbench/harmful_behaviors.csv",),
+        ("goal",),
+        True,
+        "GitHub llm-attacks/llm-attacks, data/advbench/harmful_behaviors.csv",
+    ),
+    SetSpec(
+        "strongreject",
+        ("strongreject/strongreject_dataset.csv",),
+        ("forbidden_prompt",),
+        True,
+        "GitHub alexandrasouly/strongreject, strongreject_dataset/strongreject_dataset.csv",
+        category_column="category",
+    ),
     _arditi("refusal_harmful_train", "splits/harmful_train.json", True),
     _arditi("refusal_harmful_val", "splits/harmful_val.json", True),
     _arditi("refusal_harmful_test", "splits/harmful_test.json", True),
@@ -162,16 +227,46 @@ BUILTIN_SETS: tuple[SetSpec, ...] = (
     _arditi("refusal_harmless_val", "splits/harmless_val.json", False),
     _arditi("refusal_harmless_test", "splits/harmless_test.json", False),
     _arditi("alpaca", "processed/alpaca.json", False),
-    SetSpec("xstest_safe", _XSTEST_FILES, ("prompt",), False, _XSTEST_ORIGIN,
-            id_columns=("id_v2", "id"), category_column="type", keep=Keep("type", _not_contrast),
-            id_prefix="xstest", user=True),
-    SetSpec("xstest_unsafe", _XSTEST_FILES, ("prompt",), True, _XSTEST_ORIGIN,
-            id_columns=("id_v2", "id"), category_column="type", keep=Keep("type", _contrast),
-            id_prefix="xstest", user=True),
-    SetSpec("oktest", _json_names("oktest", "OKTest"), ("prompt",), False,
-            "OKTest (Shi et al. 2024, 'Navigating the OverKill in Large Language Models')",
-            category_column="behavior", user=True),
-    SetSpec("phtest", (*_json_names("phtest", "PHTest"), "PHTest.csv", "phtest/PHTest.csv"),
-            ("prompt",), False, "Hugging Face dataset furonghuang-lab/PHTest (PHTest.csv)",
-            category_column="behavior", user=True),
+    SetSpec(
+        "xstest_safe",
+        _XSTEST_FILES,
+        ("prompt",),
+        False,
+        _XSTEST_ORIGIN,
+        id_columns=("id_v2", "id"),
+        category_column="type",
+        keep=Keep("type", _not_contrast),
+        id_prefix="xstest",
+        user=True,
+    ),
+    SetSpec(
+        "xstest_unsafe",
+        _XSTEST_FILES,
+        ("prompt",),
+        True,
+        _XSTEST_ORIGIN,
+        id_columns=("id_v2", "id"),
+        category_column="type",
+        keep=Keep("type", _contrast),
+        id_prefix="xstest",
+        user=True,
+    ),
+    SetSpec(
+        "oktest",
+        _json_names("oktest", "OKTest"),
+        ("prompt",),
+        False,
+        "OKTest (Shi et al. 2024, 'Navigating the OverKill in Large Language Models')",
+        category_column="behavior",
+        user=True,
+    ),
+    SetSpec(
+        "phtest",
+        (*_json_names("phtest", "PHTest"), "PHTest.csv", "phtest/PHTest.csv"),
+        ("prompt",),
+        False,
+        "Hugging Face dataset furonghuang-lab/PHTest (PHTest.csv)",
+        category_column="behavior",
+        user=True,
+    ),
 )

@@ -152,7 +152,7 @@ def format_catalog(catalog: Catalog) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     found = len(catalog) - len(catalog.missing)
     lines = [f"data folder: {catalog.data_dir} ({found} of {len(catalog)} sets found)", ""]
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     if catalog.missing:
         lines += ["", "missing (names match in any letter case; the first file found is read):"]
         for entry in catalog.missing:

@@ -129,5 +129,9 @@ class PromptSet:
         counts = {source: int(share) for source, share in exact.items()}
         for source in sorted(exact, key=lambda s: (counts[s] - exact[s], s))[: min(n, total) - sum(counts.values())]:
             counts[source] += 1
-        chosen = {pid for source, ids in by_source.items() for pid in sorted(ids, key=lambda i: id_hash(seed, i))[: counts[source]]}
+        chosen = {
+            pid
+            for source, ids in by_source.items()
+            for pid in sorted(ids, key=lambda i: id_hash(seed, i))[: counts[source]]
+        }
         return PromptSet(self.name, tuple(p for p in self.prompts if p.id in chosen))

@@ -153,7 +153,8 @@ def _record(item: object, path: Path, where: str) -> Row:
 def _messages_row(item: object, path: Path, where: str) -> Row:
     record = _record(item, path, where)
     messages = record.get("messages")
-    users = [m.get("content") for m in messages or () if isinstance(m, dict) and m.get("role") == "user"]
+    listed = messages if isinstance(messages, list) else []
+    users = [m.get("content") for m in listed if isinstance(m, dict) and m.get("role") == "user"]
     if not users or not isinstance(users[0], str):
         raise DataError(f"{path}: {where} has no user message with text content")
     return {**record, "prompt": users[0]}
@@ -190,8 +191,13 @@ def _prompts(spec: SetSpec, path: Path, rows: list[Row]) -> list[Prompt]:
         if key in ("", "None"):
             raise DataError(f"{path}: row {index} has an empty id in column {id_column!r}")
         category = row.get(spec.category_column) if spec.category_column else None
-        prompts.append(Prompt(
-            id=f"{spec.prefix}:{key}", text=text.strip(), harmful=spec.harmful, source=spec.name,
-            category=str(category) if category not in (None, "") else None,
-        ))
+        prompts.append(
+            Prompt(
+                id=f"{spec.prefix}:{key}",
+                text=text.strip(),
+                harmful=spec.harmful,
+                source=spec.name,
+                category=str(category) if category not in (None, "") else None,
+            )
+        )
     return prompts

@@ -11,7 +11,7 @@ from edshook.data.registry import load_set
 from edshook.data.splits import TEST_ONLY, standard_splits
 from edshook.errors import DataError
 
-__all__ = ["BENCHMARK_SOURCES", "JAILBREAK_SOURCES", "Part", "VALIDATION_SOURCES", "part_name", "select_prompts"]
+__all__ = ["BENCHMARK_SOURCES", "JAILBREAK_SOURCES", "VALIDATION_SOURCES", "Part", "part_name", "select_prompts"]
 
 Part = Literal["train", "val", "test"]
 
@@ -67,6 +67,8 @@ def select_prompts(
             prompts = PromptSet(part_name(source, split), tuple(p for p in part if p.source == source))
             if not prompts:
                 why = "it is test-only" if source in TEST_ONLY else "it is not in the standard splits"
-                raise DataError(f"{source} has no prompts in the {split} part ({why}). Fix: choose another split or set.")
+                raise DataError(
+                    f"{source} has no prompts in the {split} part ({why}). Fix: choose another split or set."
+                )
             chosen[prompts.name] = prompts
     return {name: s.sample(limit, seed) if limit is not None else s for name, s in chosen.items()}

@@ -127,7 +127,7 @@ def split(
     parts: dict[str, list[Prompt]] = {name: [] for name in names}
     for prompt in prompt_set:
         value = id_hash(seed, prompt.id)
-        name = next((n for n, edge in zip(names, edges) if value < edge), names[-1])
+        name = next((n for n, edge in zip(names, edges, strict=True) if value < edge), names[-1])
         parts[name].append(prompt)
     return {name: PromptSet(f"{prompt_set.name}/{name}", tuple(items)) for name, items in parts.items()}
 
@@ -184,15 +184,14 @@ def standard_splits(
         >>> sorted(parts)  # doctest: +SKIP
         ['test', 'train', 'val']
     """
+
     def load(name: str) -> PromptSet:
         return load_set(name, data_dir)
 
     hard, toxic = (split(load(name), seed=seed) for name in _SPLIT)
     pools = [split(load(name), _POOL_FRACTIONS, seed) for name in (*_POOLS, _CAPPED_POOL)]
     if harmless_cap is not None:
-        pools[-1] = {
-            part: s.sample(round(harmless_cap * _POOL_FRACTIONS[part]), seed) for part, s in pools[-1].items()
-        }
+        pools[-1] = {part: s.sample(round(harmless_cap * _POOL_FRACTIONS[part]), seed) for part, s in pools[-1].items()}
     parts = {
         "test": [hard["test"], toxic["test"], *map(load, _TEST_PART)],
         "val": [hard["val"], toxic["val"], *(pool["val"] for pool in pools)],

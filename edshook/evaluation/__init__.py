@@ -1,7 +1,13 @@
 """Evaluation: methods, judges of answers, rates with intervals, comparisons, threshold tuning, reports and plots."""
 
 from edshook.evaluation.compare import Comparison, compare, comparison_methods, harmless_capability
-from edshook.evaluation.directions import Directions, RefusalDirection, fit_directions, refusal_score, select_refusal_direction
+from edshook.evaluation.directions import (
+    Directions,
+    RefusalDirection,
+    fit_directions,
+    refusal_score,
+    select_refusal_direction,
+)
 from edshook.evaluation.harness import AnswerRecord, Capability, MethodResult, SetResult, evaluate, set_kind
 from edshook.evaluation.methods import (
     HELPFUL_SYSTEM_PROMPT,

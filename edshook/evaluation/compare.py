@@ -15,17 +15,23 @@ from edshook.backends.base import Backend
 from edshook.data import PromptSet, load_set
 from edshook.evaluation.directions import fit_directions
 from edshook.evaluation.harness import Capability, MethodResult, evaluate
-from edshook.judges.reader import AnswerJudge
 from edshook.evaluation.methods import Method, Sweep, SweepGrids, baseline_methods, conditional_methods, eds_methods
 from edshook.evaluation.plots import plot_tradeoff
 from edshook.evaluation.reports import safe_summary, write_report
 from edshook.interventions import ConditionalSteering, EnergySteering
+from edshook.judges.reader import AnswerJudge
 
 __all__ = ["Comparison", "compare", "comparison_methods", "harmless_capability"]
 
 
 def harmless_capability(
-    backend: Backend, data_dir: str | os.PathLike[str] | None, n: int, *, max_new_tokens: int, batch_size: int, seed: int = 0
+    backend: Backend,
+    data_dir: str | os.PathLike[str] | None,
+    n: int,
+    *,
+    max_new_tokens: int,
+    batch_size: int,
+    seed: int = 0,
 ) -> Capability:
     """The base model on ``n`` harmless prompts (refusal_direction's harmless test split), for KL and perplexity."""
     prompts = list(load_set("refusal_harmless_test", data_dir).sample(n, seed).texts)
@@ -104,10 +110,18 @@ def compare(
     capability = harmless_capability(backend, data_dir, harmless, max_new_tokens=max_new_tokens, batch_size=batch_size)
     results = []
     for method in tqdm(methods, desc="compare", unit="method", disable=not progress):
-        results.append(evaluate(
-            backend, method, sets, judge, capability=capability, answer_perplexity=judge.model is not None,
-            max_new_tokens=max_new_tokens, batch_size=batch_size,
-        ))
+        results.append(
+            evaluate(
+                backend,
+                method,
+                sets,
+                judge,
+                capability=capability,
+                answer_perplexity=judge.model is not None,
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+            )
+        )
     info = {
         **(header or {}),
         **judge.describe(),

@@ -67,10 +67,14 @@ def select_refusal_direction(
     grid = [(i, layer) for i in range(len(positions)) for layer in layers]
     for i, layer in tqdm(grid, desc="refusal direction", unit="candidate", disable=not progress):
         direction = candidates[i, layer]
-        if not bool(torch.isfinite(direction).all()) or float(direction.norm()) < 1e-3 * float(candidates.norm(dim=-1).max()):
+        if not bool(torch.isfinite(direction).all()) or float(direction.norm()) < 1e-3 * float(
+            candidates.norm(dim=-1).max()
+        ):
             continue  # e.g. layer 0 at a template token: the same embedding for every prompt
         with backend.steer(DirectionalAblation(direction, range(backend.n_layers))):
-            kl = float(kl_divergence(base_logits, backend.logits(harmless_val, batch_size=batch_size, progress=False)).mean())
+            kl = float(
+                kl_divergence(base_logits, backend.logits(harmless_val, batch_size=batch_size, progress=False)).mean()
+            )
             if not kl <= kl_limit:
                 continue
             score = float(refusal_score(backend, harmful_val, batch_size=batch_size).mean())

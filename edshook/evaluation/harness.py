@@ -14,9 +14,9 @@ from torch import Tensor
 from edshook.backends.base import Backend
 from edshook.data.prompts import PromptSet
 from edshook.errors import DataError
-from edshook.judges.reader import AnswerJudge, Verdict
 from edshook.evaluation.methods import Method
 from edshook.evaluation.metrics import Rate, kl_divergence, perplexity
+from edshook.judges.reader import AnswerJudge, Verdict
 
 __all__ = ["AnswerRecord", "Capability", "MethodResult", "SetResult", "evaluate", "set_kind"]
 
@@ -154,7 +154,8 @@ def evaluate(
     degeneracy measure: loops and gibberish read as unlikely text).
 
     Examples:
-        >>> result = evaluate(backend, Method("base"), {"jbb_benign": load_set("jbb_benign")}, AnswerJudge())  # doctest: +SKIP
+        >>> sets = {"jbb_benign": load_set("jbb_benign")}  # doctest: +SKIP
+        >>> result = evaluate(backend, Method("base"), sets, AnswerJudge())  # doctest: +SKIP
         >>> result.sets["jbb_benign"].substring.rate  # doctest: +SKIP
     """
     if not sets:
@@ -168,32 +169,41 @@ def evaluate(
             stack.enter_context(backend.steer(*method.interventions))
         for name, prompts in sets.items():
             tokens[name] = backend.generate_tokens(
-                list(prompts.texts), max_new_tokens=max_new_tokens, batch_size=batch_size,
-                system_prompt=method.system_prompt, progress=False,
+                list(prompts.texts),
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+                system_prompt=method.system_prompt,
+                progress=False,
             )
         generation_seconds = time.perf_counter() - started
         if capability is not None:
-            prompts = list(capability.prompts)
-            logits = backend.logits(prompts, batch_size=batch_size, system_prompt=method.system_prompt, progress=False)
+            harmless = list(capability.prompts)
+            logits = backend.logits(harmless, batch_size=batch_size, system_prompt=method.system_prompt, progress=False)
             kl = float(kl_divergence(capability.logits, logits).mean())
             logprob, counts = backend.answer_logprob(
-                prompts, list(capability.answers), batch_size=batch_size, system_prompt=method.system_prompt, progress=False
+                harmless,
+                list(capability.answers),
+                batch_size=batch_size,
+                system_prompt=method.system_prompt,
+                progress=False,
             )
             harmless_ppl = perplexity(logprob, counts)
     results = {}
     for name, prompts in sets.items():
-        answers = [backend.tokenizer.decode(row, skip_special_tokens=True) for row in tokens[name]]
+        answers = [backend.decode(row) for row in tokens[name]]
         texts = list(prompts.texts)
         ppl = None
         if answer_perplexity:
             logprob, counts = backend.answer_logprob(texts, answers, batch_size=batch_size, progress=False)
-            ppl = [math.exp(-float(lp) / max(1, int(c))) for lp, c in zip(logprob, counts)]
+            ppl = [math.exp(-float(lp) / max(1, int(c))) for lp, c in zip(logprob, counts, strict=True)]
         verdicts = judge(texts, answers, [p.harmful for p in prompts], ppl)
         records = tuple(
             AnswerRecord(method.label, name, p.id, p.text, p.harmful, a, len(row), v)
-            for p, a, row, v in zip(prompts, answers, tokens[name], verdicts)
+            for p, a, row, v in zip(prompts, answers, tokens[name], verdicts, strict=True)
         )
         results[name] = SetResult(name, kinds[name], records)
     n_tokens = sum(len(row) for rows in tokens.values() for row in rows)
     seconds = time.perf_counter() - started
-    return MethodResult(method, results, kl, harmless_ppl, seconds, n_tokens / generation_seconds if generation_seconds else 0.0)
+    return MethodResult(
+        method, results, kl, harmless_ppl, seconds, n_tokens / generation_seconds if generation_seconds else 0.0
+    )

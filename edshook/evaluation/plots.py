@@ -17,10 +17,7 @@ __all__ = ["headline", "plot_tradeoff"]
 def headline(entry: Mapping[str, Any]) -> Rate:
     """A saved set result's headline rate: model-judge helpful or refusal when it ran, else the substring rate."""
     model = entry.get("model")
-    if model is not None:
-        chosen = model["helpful" if entry["kind"] == "benign" else "refusal"]
-    else:
-        chosen = entry["substring"]
+    chosen = entry["substring"] if model is None else model["helpful" if entry["kind"] == "benign" else "refusal"]
     return Rate(chosen["n"], chosen["count"])
 
 
@@ -50,7 +47,7 @@ def plot_tradeoff(
     figure = Figure(figsize=(6.5 * len(benign), 5.5))
     axes_row = figure.subplots(1, len(benign), squeeze=False)[0]
     colours = [f"C{i}" for i in range(10)]
-    for axes, benign_set in zip(axes_row, benign):
+    for axes, benign_set in zip(axes_row, benign, strict=True):
         for index, (name, group) in enumerate(by_name.items()):
             group = sorted(group, key=lambda e: (e["sweep"] or {}).get("value", 0.0))
             points = [point(entry, benign_set) for entry in group]
@@ -59,18 +56,34 @@ def plot_tradeoff(
             xerr = [[100 * (x.rate - x.ci95[0]) for x, _ in points], [100 * (x.ci95[1] - x.rate) for x, _ in points]]
             yerr = [[100 * (y.rate - y.ci95[0]) for _, y in points], [100 * (y.ci95[1] - y.rate) for _, y in points]]
             star = name == "base"
-            axes.errorbar(xs, ys, xerr=xerr, yerr=yerr, fmt="*" if star else "o-" if len(group) > 1 else "o",
-                          markersize=12 if star else 5, color=colours[index % 10], ecolor=colours[index % 10],
-                          elinewidth=0.6, alpha=0.9, capsize=0, label=name, zorder=3 if star else 2)
-            for entry, x, y in zip(group, xs, ys):
+            axes.errorbar(
+                xs,
+                ys,
+                xerr=xerr,
+                yerr=yerr,
+                fmt="*" if star else "o-" if len(group) > 1 else "o",
+                markersize=12 if star else 5,
+                color=colours[index % 10],
+                ecolor=colours[index % 10],
+                elinewidth=0.6,
+                alpha=0.9,
+                capsize=0,
+                label=name,
+                zorder=3 if star else 2,
+            )
+            for entry, x, y in zip(group, xs, ys, strict=True):
                 if entry["sweep"] is not None:
-                    axes.annotate(f"{entry['sweep']['value']:g}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+                    axes.annotate(
+                        f"{entry['sweep']['value']:g}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points"
+                    )
         axes.set_xlabel(f"helpful on {benign_set}, %")
         axes.set_ylabel("refusal on harmful sets (pooled), %")
         axes.grid(alpha=0.3)
     axes_row[0].legend(fontsize=8, loc="best", title="labels: swept setting", title_fontsize=7)
     figure.suptitle(title, fontsize=11)
-    figure.text(0.01, 0.01, "harmful sets: " + ", ".join(harmful) + ". Bars: 95% Wilson intervals.", fontsize=7, color="0.35")
+    figure.text(
+        0.01, 0.01, "harmful sets: " + ", ".join(harmful) + ". Bars: 95% Wilson intervals.", fontsize=7, color="0.35"
+    )
     figure.tight_layout(rect=(0, 0.03, 1, 0.97))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)

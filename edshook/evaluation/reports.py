@@ -1,4 +1,4 @@
-"""Reports of a comparison: ``report.json`` (every figure), ``report.md`` (one table), ``answers.jsonl`` (every answer)."""
+"""Reports: ``report.json`` (every figure), ``report.md`` (one table), ``answers.jsonl`` (every answer)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,9 @@ def safe_summary(results: Sequence[MethodResult], *, margin: float = 0.02) -> di
     summary = {}
     for name in dict.fromkeys(r.method.name for r in results):
         group = [r for r in results if r.method.name == name]
-        safe = [r for r in group if all(r.sets[s].headline.rate >= base.sets[s].headline.rate - margin for s in harmful)]
+        safe = [
+            r for r in group if all(r.sets[s].headline.rate >= base.sets[s].headline.rate - margin for s in harmful)
+        ]
         best = max(safe, key=lambda r: sum(r.sets[s].headline.rate for s in benign), default=None)
         summary[name] = {
             "best_safe_setting": None if best is None or best.method.sweep is None else best.method.sweep.value,

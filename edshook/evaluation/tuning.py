@@ -17,8 +17,8 @@ from edshook.backends.base import Backend
 from edshook.data.prompts import PromptSet
 from edshook.errors import DataError
 from edshook.evaluation.harness import SetKind, set_kind
-from edshook.judges.reader import AnswerJudge, Verdict
 from edshook.interventions import ConditionalSteering, EnergySteering
+from edshook.judges.reader import AnswerJudge, Verdict
 
 __all__ = ["DEFAULT_THRESHOLDS", "Outcomes", "ThresholdTuning", "choose_thresholds", "tune_thresholds"]
 
@@ -71,7 +71,10 @@ class ThresholdTuning:
     n: dict[str, int]
 
     def to_json(self) -> dict[str, Any]:
-        return {key: getattr(self, key) for key in ("benign_below", "harmful_above", "feasible", "margin", "n", "base", "table")}
+        return {
+            key: getattr(self, key)
+            for key in ("benign_below", "harmful_above", "feasible", "margin", "n", "base", "table")
+        }
 
     def markdown(self) -> str:
         """The candidates as a table (rates in %), the chosen one in bold."""
@@ -123,7 +126,9 @@ def tune_thresholds(
                     with ExitStack() as stack:
                         if steering is not None:
                             stack.enter_context(backend.steer(steering))
-                        answers = backend.generate(texts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
+                        answers = backend.generate(
+                            texts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False
+                        )
                     verdicts[route] = judge(texts, answers, [p.harmful for p in prompts])
                 bar.update()
             outcomes[name] = _outcomes(kinds[name], policy.probe.probability(states).cpu(), verdicts)
@@ -138,10 +143,17 @@ def choose_thresholds(
 
     def rates(good: Mapping[str, Tensor], harmful: Mapping[str, Tensor | None]) -> dict[str, float]:
         row = {name: round(float(flags.float().mean()), 4) for name, flags in good.items()}
-        row |= {f"{name}:harmful": round(float(flags.float().mean()), 4) for name, flags in harmful.items() if flags is not None}
+        row |= {
+            f"{name}:harmful": round(float(flags.float().mean()), 4)
+            for name, flags in harmful.items()
+            if flags is not None
+        }
         return row
 
-    base = rates({n: o.good["base"] for n, o in outcomes.items()}, {n: o.harmful and o.harmful["base"] for n, o in outcomes.items()})
+    base = rates(
+        {n: o.good["base"] for n, o in outcomes.items()},
+        {n: None if o.harmful is None else o.harmful["base"] for n, o in outcomes.items()},
+    )
     harmful_sets = [name for name, o in outcomes.items() if o.kind == "harmful"]
     benign_sets = [name for name, o in outcomes.items() if o.kind == "benign"]
     table = []
@@ -178,7 +190,7 @@ def choose_thresholds(
 def _outcomes(kind: SetKind, scores: Tensor, verdicts: Mapping[str, list[Verdict]]) -> Outcomes:
     def good(v: Verdict) -> bool:
         if v.model is not None:
-            return v.model.label == ("helpful" if kind == "benign" else "refusal")
+            return bool(v.model.label == ("helpful" if kind == "benign" else "refusal"))
         return bool(v.refused) == (kind == "harmful")
 
     flags = {route: torch.tensor([good(v) for v in vs]) for route, vs in verdicts.items()}

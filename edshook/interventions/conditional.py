@@ -159,13 +159,14 @@ class ConditionalSteering(nn.Module):
         call.state[self] = routes
         if call.trace is not None:
             for row, (score, benign, harmful) in enumerate(
-                zip(scores.tolist(), routes.benign.tolist(), routes.harmful.tolist())
+                zip(scores.tolist(), routes.benign.tolist(), routes.harmful.tolist(), strict=True)
             ):
                 name = "benign" if benign else "harmful" if harmful else "none"
                 call.trace.routes.append(RouteRecord(call.prompt(row), score, name))  # type: ignore[arg-type]
 
     def extra_repr(self) -> str:
-        return f"probe_layers={self.probe.layers}, benign_below={self.benign_below:g}, harmful_above={self.harmful_above:g}"
+        band = f"benign_below={self.benign_below:g}, harmful_above={self.harmful_above:g}"
+        return f"probe_layers={self.probe.layers}, {band}"
 
     def save(self, folder: Any, *, weights_dtype: torch.dtype = torch.float32) -> Any:
         """Write ``policy.json``, ``probe.safetensors`` and one sub-folder per part."""

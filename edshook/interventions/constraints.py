@@ -69,5 +69,5 @@ class NormConstraint:
         scale = torch.where(norm > limit, limit / norm.clamp_min(1e-12), torch.ones_like(norm))
         return start + delta * scale[:, None]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         return {"normalize": self.normalize, "max_move": self.max_move, "max_relative_move": self.max_relative_move}

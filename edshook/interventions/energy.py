@@ -9,7 +9,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-__all__ = ["EnergyModel", "REFERENCE_HIDDEN", "energy_and_grad", "evaluating"]
+__all__ = ["REFERENCE_HIDDEN", "EnergyModel", "energy_and_grad", "evaluating"]
 
 REFERENCE_HIDDEN = (2048, 1024, 1024, 512)
 """The hidden sizes of the published EDS energy model."""
@@ -47,8 +47,15 @@ class EnergyModel(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, hidden: Float[Tensor, "batch d_model"]) -> Float[Tensor, " batch"]:
-        weight = self.net[1].weight if self.hidden else self.net[-1].weight
-        return self.net(hidden.to(weight.device, torch.float32)).squeeze(-1)
+        energies: Tensor = self.net(hidden.to(self.output.weight.device, torch.float32)).squeeze(-1)
+        return energies
+
+    @property
+    def output(self) -> nn.Linear:
+        """The last layer, which gives the energy."""
+        last = self.net[-1]
+        assert isinstance(last, nn.Linear)
+        return last
 
     def config(self) -> dict[str, object]:
         """The constructor arguments, for saving next to the weights."""

@@ -55,9 +55,11 @@ def read_policy_file(folder: Path, kind: str | None = None) -> dict[str, Any]:
     """The parsed ``policy.json`` of ``folder``, checked for format and (if given) kind."""
     path = Path(folder) / POLICY_JSON
     if not path.is_file():
-        raise PolicyError(f"No policy at {folder}: {POLICY_JSON} is missing. Fix: point to a folder written by `edshook train`.")
+        raise PolicyError(
+            f"No policy at {folder}: {POLICY_JSON} is missing. Fix: point to a folder written by `edshook train`."
+        )
     try:
-        record = json.loads(path.read_text())
+        record: dict[str, Any] = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise PolicyError(f"{path} is not valid JSON: {err}") from err
     found = record.get("kind") if isinstance(record, dict) else None
@@ -72,7 +74,9 @@ def read_policy_file(folder: Path, kind: str | None = None) -> dict[str, Any]:
     return record
 
 
-def save_energy_steering(policy: EnergySteering, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32) -> Path:
+def save_energy_steering(
+    policy: EnergySteering, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32
+) -> Path:
     """Write ``policy.json`` and ``energies.safetensors``; weights may be stored in float16 to halve the size."""
     folder = Path(folder)
     tensors: dict[str, Tensor] = {}
@@ -140,7 +144,9 @@ def load_energy_steering(folder: str | Path, model: ModelSpec | None = None) -> 
     return policy
 
 
-def save_conditional(policy: ConditionalSteering, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32) -> Path:
+def save_conditional(
+    policy: ConditionalSteering, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32
+) -> Path:
     """Write ``policy.json``, ``probe.safetensors`` and one sub-folder per part."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -53,7 +53,8 @@ class LinearProbe(nn.Module):
                 f"got {tuple(hidden.shape)}."
             )
         features = self.norm(hidden.to(self.linear.weight.device, torch.float32)).flatten(1)
-        return self.linear(features).squeeze(-1)
+        logits: Tensor = self.linear(features).squeeze(-1)
+        return logits
 
     @torch.no_grad()
     def probability(self, hidden: Float[Tensor, "batch layer d_model"]) -> Float[Tensor, " batch"]:

@@ -137,7 +137,8 @@ class Intervention(Protocol):
         """The sites this intervention acts on."""
         ...
 
-    def __call__(self, hidden: Float[Tensor, "batch pos d_model"], call: SiteCall) -> Float[Tensor, "batch pos d_model"]:
+    def __call__(
+        self, hidden: Float[Tensor, "batch pos d_model"], call: SiteCall
+    ) -> Float[Tensor, "batch pos d_model"]:
         """Return the edited hidden state (a new tensor; the input is not modified)."""
         ...
-

@@ -43,7 +43,8 @@ class StepSchedule:
         )
         if not valid or self.steps < 0 or self.step_size < 0 or self.decay <= 0:
             raise ValueError(
-                f"StepSchedule needs an integer steps >= 0, a finite step_size >= 0, a finite decay > 0 and a bool gate, got {self}."
+                "StepSchedule needs an integer steps >= 0, a finite step_size >= 0, a finite decay > 0 and a bool "
+                f"gate, got {self}."
             )
 
     def sizes(self) -> tuple[float, ...]:

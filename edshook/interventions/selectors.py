@@ -22,7 +22,8 @@ def check_layers(layers: Sequence[int], n_layers: int) -> tuple[int, ...]:
         index = layer + n_layers if layer < 0 else layer
         if not 0 <= index < n_layers:
             raise SiteError(
-                f"Layer {layer} is out of range: the model has {n_layers} layers (0..{n_layers - 1}, or -1..-{n_layers})."
+                f"Layer {layer} is out of range: the model has {n_layers} layers "
+                f"(0..{n_layers - 1}, or -1..-{n_layers})."
             )
         resolved.append(index)
     return tuple(sorted(set(resolved)))
@@ -104,7 +105,7 @@ class PositionSelector:
         valid_limit = limit is None or (isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0)
         if self.prompt not in ("last", "all", "none") or not isinstance(self.generated, bool) or not valid_limit:
             raise ValueError(
-                f"PositionSelector needs prompt in 'last', 'all', 'none', generated a bool and max_generated None or an "
+                "PositionSelector needs prompt in 'last', 'all', 'none', generated a bool and max_generated None or an "
                 f"integer >= 0, got {self.prompt!r}, {self.generated!r}, {limit!r}."
             )
 

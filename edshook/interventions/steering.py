@@ -84,7 +84,9 @@ class EnergySteering(nn.Module):
         for layer, energy in self.energies.items():
             width = getattr(energy, "d_model", None)
             if model is not None and width is not None and width != model.d_model:
-                raise PolicyMismatchError(f"The energy at layer {layer} reads d_model={width}, the model has {model.d_model}.")
+                raise PolicyMismatchError(
+                    f"The energy at layer {layer} reads d_model={width}, the model has {model.d_model}."
+                )
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -121,6 +123,7 @@ class EnergySteering(nn.Module):
                 ("model id", "n_layers", "d_model"),
                 (self.model.model_id, self.model.n_layers, self.model.d_model),
                 (spec.model_id, spec.n_layers, spec.d_model),
+                strict=True,
             )
             if ours != theirs
         ]
@@ -220,7 +223,7 @@ class EnergySteering(nn.Module):
         width = mask.shape[1]
         flat_index = mask.reshape(-1).nonzero().squeeze(1).tolist() if index is None else index.tolist()
         chosen = range(len(flat_index)) if index is not None else flat_index
-        for i, flat in zip(chosen, flat_index):
+        for i, flat in zip(chosen, flat_index, strict=True):
             row, column = divmod(flat, width)
             call.trace.records.append(  # type: ignore[union-attr]
                 EnergyRecord(
@@ -240,7 +243,7 @@ class EnergySteering(nn.Module):
         return f"layers={self.layers}, schedule={self.schedule}, positions={self.positions}"
 
     def save(self, folder: Any, *, weights_dtype: torch.dtype = torch.float32) -> Any:
-        """Write ``policy.json`` and ``energies.safetensors`` into ``folder`` (see :mod:`edshook.interventions.files`)."""
+        """Write ``policy.json`` and ``energies.safetensors`` into ``folder``; float16 weights halve the size."""
         from edshook.interventions.files import save_energy_steering
 
         return save_energy_steering(self, folder, weights_dtype=weights_dtype)
@@ -251,4 +254,3 @@ class EnergySteering(nn.Module):
         from edshook.interventions.files import load_energy_steering
 
         return load_energy_steering(folder, model)
-

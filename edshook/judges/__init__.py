@@ -23,18 +23,18 @@ from edshook.judges.substring import (
 )
 
 __all__ = [
-    "AnswerJudge",
-    "JudgeChoice",
-    "Verdict",
     "DEFAULT_EXTRA_PREFIXES",
     "JAILBREAKBENCH_SUBSTRINGS",
     "KEYWORD_FILE",
     "XSTEST_PREFIXES",
+    "AnswerJudge",
     "AnyJudge",
     "Judge",
+    "JudgeChoice",
     "Label",
     "ModelJudge",
     "SubstringJudge",
+    "Verdict",
     "default_judge",
     "judge_preset",
     "label",

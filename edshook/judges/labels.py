@@ -59,7 +59,7 @@ def label_all(harmful: Sequence[bool], refused: Sequence[bool]) -> list[Label]:
     """
     if len(harmful) != len(refused):
         raise ValueError(f"got {len(harmful)} ground truths but {len(refused)} verdicts")
-    return [label(h, r) for h, r in zip(harmful, refused)]
+    return [label(h, r) for h, r in zip(harmful, refused, strict=True)]
 
 
 def label_counts(labels: Iterable[Label]) -> dict[str, int]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from edshook.errors import ModelLoadError
 
-__all__ = ["EmbeddedModel", "EMBEDDED_MODELS", "DEFAULT_MODEL", "assemble_gguf"]
+__all__ = ["DEFAULT_MODEL", "EMBEDDED_MODELS", "EmbeddedModel", "assemble_gguf"]
 
 
 @dataclass(frozen=True)

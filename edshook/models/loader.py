@@ -17,7 +17,7 @@ from edshook.errors import ModelLoadError, UnknownModelError
 from edshook.models.embedded import DEFAULT_MODEL, EMBEDDED_MODELS, EmbeddedModel, assemble_gguf
 from edshook.models.placement import DtypeChoice, resolve_device, resolve_dtype
 
-__all__ = ["LoadedModel", "load_model", "cache_dir"]
+__all__ = ["LoadedModel", "cache_dir", "load_model"]
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +109,8 @@ def load_model(
             f"(owner/name). Embedded models: {known}."
         )
     if device_map is None:
-        model.to(placed)
-    model.eval()
+        model.to(placed)  # type: ignore[arg-type]
+    model.eval()  # type: ignore[no-untyped-call]
     return LoadedModel(model=model, tokenizer=tokenizer, model_id=name)
 
 
@@ -122,7 +122,9 @@ def _first_device(device_map: str | dict[str, Any]) -> torch.device:
     return resolve_device(None)
 
 
-def _from_folder(source: str | Path, name: str, options: dict[str, Any]) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def _from_folder(
+    source: str | Path, name: str, options: dict[str, Any]
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, **options)
@@ -141,7 +143,7 @@ def _from_gguf(path: Path, options: dict[str, Any]) -> tuple[PreTrainedModel, Pr
         model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name, **options)
     except ImportError as err:
         raise ModelLoadError(f"Loading a GGUF file needs the 'gguf' package: pip install gguf ({err})") from err
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.config.architectures = [type(model).__name__]

@@ -35,11 +35,11 @@ def native_bfloat16(device: torch.device) -> bool:
     them bfloat16 decoding runs about 4x slower than float32.
     """
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return bool(torch.cuda.is_bf16_supported())
     if device.type != "cpu":
         return False
-    supported = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return bool(supported) and torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+    supported = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    return supported and str(torch.backends.cpu.get_cpu_capability()).startswith("AVX512")
 
 
 def resolve_dtype(choice: DtypeChoice | torch.dtype, device: torch.device) -> torch.dtype:

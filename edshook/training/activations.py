@@ -68,8 +68,8 @@ class ActivationSet:
         return replace(
             self,
             states=self.states[rows],
-            ids=tuple(i for i, k in zip(self.ids, keep) if k),
-            labels=tuple(label for label, k in zip(self.labels, keep) if k),
+            ids=tuple(i for i, k in zip(self.ids, keep, strict=True) if k),
+            labels=tuple(label for label, k in zip(self.labels, keep, strict=True) if k),
         )
 
     def layer(self, layer: int) -> Float[Tensor, "prompt d_model"]:
@@ -102,7 +102,9 @@ class ActivationSet:
     def load(cls, folder: str | Path) -> ActivationSet:
         folder = Path(folder)
         if not (folder / _SIDECAR).is_file() or not (folder / _TENSORS).is_file():
-            raise DataError(f"No activation cache in {folder}: expected {_SIDECAR} and {_TENSORS} (run `edshook collect`).")
+            raise DataError(
+                f"No activation cache in {folder}: expected {_SIDECAR} and {_TENSORS} (run `edshook collect`)."
+            )
         sidecar = json.loads((folder / _SIDECAR).read_text())
         return cls(
             states=load_file(str(folder / _TENSORS))["states"],

@@ -23,7 +23,7 @@ RUN = "run.json"
 def refused(verdict: Verdict) -> bool:
     """Whether an answer is a refusal: the model judge's call when it ran, else the substring judge's."""
     if verdict.model is not None:
-        return verdict.model.label == "refusal"
+        return bool(verdict.model.label == "refusal")
     return bool(verdict.refused)
 
 
@@ -47,7 +47,16 @@ class Answer:
     @classmethod
     def from_json(cls, row: dict[str, Any]) -> Answer:
         verdict = {key: row[key] for key in ("substring", "model", "degeneracy", "perplexity")}
-        return cls(row["id"], row["prompt"], row["harmful"], row["answer"], row["n_tokens"], row["refused"], Label(row["label"]), verdict)
+        return cls(
+            row["id"],
+            row["prompt"],
+            row["harmful"],
+            row["answer"],
+            row["n_tokens"],
+            row["refused"],
+            Label(row["label"]),
+            verdict,
+        )
 
 
 def answer_prompts(
@@ -74,11 +83,11 @@ def answer_prompts(
         part = todo[start : start + chunk]
         texts = [p.text for p in part]
         rows = backend.generate_tokens(texts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
-        answers = [backend.tokenizer.decode(row, skip_special_tokens=True) for row in rows]
+        answers = [backend.decode(row) for row in rows]
         verdicts = judge(texts, answers, [p.harmful for p in part])
         new = [
             Answer(p.id, p.text, p.harmful, a, len(row), refused(v), label(p.harmful, refused(v)), v.to_json())
-            for p, a, row, v in zip(part, answers, rows, verdicts)
+            for p, a, row, v in zip(part, answers, rows, verdicts, strict=True)
         ]
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from edshook.interventions import (
 from edshook.training.activations import ActivationSet
 from edshook.training.trainer import TrainConfig, calibrate, train_energies, validation_rows
 
-__all__ = ["ProbeReport", "TrainedProbes", "train_probes", "train_conditional"]
+__all__ = ["ProbeReport", "TrainedProbes", "train_conditional", "train_probes"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,9 @@ def train_probes(
         )
     is_val = validation_rows(activations.ids, config)
     probes, reports = {}, {}
-    for layer in tqdm(list(activations.layers if layers is None else layers), desc="train probes", unit="layer", disable=not progress):
+    for layer in tqdm(
+        list(activations.layers if layers is None else layers), desc="train probes", unit="layer", disable=not progress
+    ):
         x = activations.layer(layer).float()[:, None]
         probe = _fit(LinearProbe(layer, x.shape[-1]), x[~is_val], harmful[~is_val], l2)
         with torch.no_grad():
@@ -89,10 +91,10 @@ def _fit(probe: LinearProbe, x: Float[Tensor, "n layer d"], y: Bool[Tensor, " n"
         optimiser.zero_grad()
         loss = torch.nn.functional.binary_cross_entropy_with_logits(probe(x), target)
         loss = loss + l2 * probe.linear.weight.pow(2).sum()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
-    optimiser.step(closure)
+    optimiser.step(closure)  # type: ignore[no-untyped-call]
     return probe
 
 
@@ -136,12 +138,23 @@ def train_conditional(
         except TrainingError as err:
             if name == "benign":
                 raise
-            warnings.warn(f"No harmful energy ({err}); harmful prompts will be left unsteered.", RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"No harmful energy ({err}); harmful prompts will be left unsteered.", RuntimeWarning, stacklevel=2
+            )
             parts[name] = None
             continue
-        parts[name] = trained.policy(k, schedule=schedule, constraint=constraint, positions=positions, activations=activations)
+        parts[name] = trained.policy(
+            k, schedule=schedule, constraint=constraint, positions=positions, activations=activations
+        )
+    benign = parts["benign"]
+    assert benign is not None, "a benign energy always trains or raises"
     report = probes.reports[probe.layer]
     metadata = {"probe": {"layer": report.layer, "val_accuracy": report.val_accuracy, "val_auc": report.val_auc}}
     return ConditionalSteering(
-        probe, parts["benign"], parts["harmful"], benign_below=probe_threshold, harmful_above=probe_threshold, metadata=metadata
+        probe,
+        benign,
+        parts["harmful"],
+        benign_below=probe_threshold,
+        harmful_above=probe_threshold,
+        metadata=metadata,
     )

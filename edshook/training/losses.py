@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
+from torch.nn import functional
 
-__all__ = ["LossName", "info_nce", "logistic", "contrastive_loss"]
+__all__ = ["LossName", "contrastive_loss", "info_nce", "logistic"]
 
 LossName = Literal["infonce", "logistic"]
 
@@ -21,7 +21,7 @@ def info_nce(good: Float[Tensor, " g"], bad: Float[Tensor, " b"], temperature: f
     calibrated afterwards.
     """
     logits = torch.cat([good[:, None], bad[None, :].expand(len(good), -1)], dim=1).neg() / temperature
-    return F.cross_entropy(logits, torch.zeros(len(good), dtype=torch.long, device=good.device))
+    return functional.cross_entropy(logits, torch.zeros(len(good), dtype=torch.long, device=good.device))
 
 
 def logistic(good: Float[Tensor, " g"], bad: Float[Tensor, " b"], temperature: float = 1.0) -> Float[Tensor, ""]:
@@ -31,7 +31,7 @@ def logistic(good: Float[Tensor, " g"], bad: Float[Tensor, " b"], temperature: f
     """
     energies = torch.cat([good, bad]) / temperature
     targets = torch.cat([torch.zeros_like(good), torch.ones_like(bad)])
-    return F.binary_cross_entropy_with_logits(energies, targets)
+    return functional.binary_cross_entropy_with_logits(energies, targets)
 
 
 def contrastive_loss(name: LossName, good: Tensor, bad: Tensor, temperature: float) -> Tensor:

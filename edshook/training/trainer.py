@@ -25,7 +25,7 @@ from edshook.judges import label_counts
 from edshook.training.activations import ActivationSet
 from edshook.training.losses import LossName, contrastive_loss
 
-__all__ = ["TrainConfig", "LayerReport", "TrainedEnergies", "train_energies", "calibrate", "validation_rows"]
+__all__ = ["LayerReport", "TrainConfig", "TrainedEnergies", "calibrate", "train_energies", "validation_rows"]
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class LayerReport:
 
 @dataclass(frozen=True)
 class TrainedEnergies:
-    """One trained EBM per layer, their reports (with each layer's calibrated energy threshold), and the data they saw."""
+    """One trained EBM per layer, their reports (with each layer's calibrated energy gate), and the data they saw."""
 
     energies: dict[int, EnergyModel]
     reports: dict[int, LayerReport]
@@ -74,7 +74,8 @@ class TrainedEnergies:
 
     def ranked(self) -> list[int]:
         """Layers from best to worst validation accuracy (ties: higher AUC, then earlier layer)."""
-        return sorted(self.reports, key=lambda l: (-self.reports[l].val_accuracy, -self.reports[l].val_auc, l))
+        reports = self.reports
+        return sorted(reports, key=lambda layer: (-reports[layer].val_accuracy, -reports[layer].val_auc, layer))
 
     def policy(
         self,
@@ -93,7 +94,7 @@ class TrainedEnergies:
             "val_ids": list(self.val_ids),
             "label_counts": self.label_counts,
             "training": asdict(self.config),
-            "layers": {str(l): asdict(r) for l, r in sorted(self.reports.items())},
+            "layers": {str(layer): asdict(r) for layer, r in sorted(self.reports.items())},
         }
         return EnergySteering(
             {layer: self.energies[layer] for layer in layers},
@@ -111,7 +112,9 @@ def validation_rows(ids: Sequence[str], config: TrainConfig) -> Bool[Tensor, " p
 
     The salt makes this draw independent of the data splits, which hash the same ids.
     """
-    return torch.tensor([id_hash(config.seed, f"ebm-validation:{i}") < config.val_fraction for i in ids], dtype=torch.bool)
+    return torch.tensor(
+        [id_hash(config.seed, f"ebm-validation:{i}") < config.val_fraction for i in ids], dtype=torch.bool
+    )
 
 
 def calibrate(good: Float[Tensor, " g"], bad: Float[Tensor, " b"]) -> tuple[float, float, float]:
@@ -185,8 +188,8 @@ def train_energies(
     return TrainedEnergies(
         energies=energies,
         reports=reports,
-        train_ids=tuple(i for i, v in zip(ids, is_val.tolist()) if not v),
-        val_ids=tuple(i for i, v in zip(ids, is_val.tolist()) if v),
+        train_ids=tuple(i for i, v in zip(ids, is_val.tolist(), strict=True) if not v),
+        val_ids=tuple(i for i, v in zip(ids, is_val.tolist(), strict=True) if v),
         label_counts=counts,
         config=config,
     )
@@ -210,7 +213,7 @@ def _train_layer(
             b = bad[torch.randint(len(bad), (half,), generator=generator)]
             loss = contrastive_loss(config.loss, model(g), model(b), config.temperature)
             optimiser.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
         val_loss = _val_loss(model, val, config)
         if val_loss < best_loss - 1e-6:

@@ -35,19 +35,28 @@ def test_collect_resume_train_generate(tiny_folder, tmp_path):
     out = tmp_path / "run"
     run("collect", "--out", str(out), "--sets", "or_bench_hard,or_bench_toxic", *common)
     record = json.loads((out / "run_record.json").read_text())
-    assert record["command"] == "collect" and record["settings"]["seed"] == 0 and record["settings"]["max_new_tokens"] == 4
+    assert (
+        record["command"] == "collect" and record["settings"]["seed"] == 0 and record["settings"]["max_new_tokens"] == 4
+    )
     assert len(record["data_ids"]) == 50 and record["versions"]["torch"]
     answers = (out / "answers.jsonl").read_text().splitlines()
-    assert len(answers) == 50 and {"id", "prompt", "answer", "n_tokens", "label", "substring"} <= json.loads(answers[0]).keys()
+    assert (
+        len(answers) == 50
+        and {"id", "prompt", "answer", "n_tokens", "label", "substring"} <= json.loads(answers[0]).keys()
+    )
     assert record["resolved"]["dtype"] == "torch.float32"
     run("collect", "--out", str(out), "--sets", "or_bench_hard,or_bench_toxic", *common)
     assert len((out / "answers.jsonl").read_text().splitlines()) == 50, "a rerun answers nothing again"
-    output = run("train", str(out), "--out", str(tmp_path / "policy"), "--kind", "single", "--top-k", "2", "--steps", "2")
+    output = run(
+        "train", str(out), "--out", str(tmp_path / "policy"), "--kind", "single", "--top-k", "2", "--steps", "2"
+    )
     assert output.count("\n") >= 4 + 1  # one row per layer
     policy = EnergySteering.load(tmp_path / "policy")
     assert json.loads((tmp_path / "policy" / "run_record.json").read_text())["settings"]["top_k"] == 2
     assert len(policy.layers) == 2 and policy.model.model_id == str(tiny_folder)
-    output = run("generate", "hello", "--model", str(tiny_folder), "--policy", str(tmp_path / "policy"), "--max-new-tokens", "3")
+    output = run(
+        "generate", "hello", "--model", str(tiny_folder), "--policy", str(tmp_path / "policy"), "--max-new-tokens", "3"
+    )
     assert "[base]" in output and "[steered]" in output
 
 
@@ -65,7 +74,17 @@ def test_run_folder_from_another_model_is_refused(tiny_folder, tmp_path):
     with pytest.raises(PolicyMismatchError, match="holds a run of"):
         CliRunner().invoke(
             app,
-            ["collect", "--out", str(out), "--sets", "or_bench_hard", "--model", str(tiny_folder), "--data-dir", str(FIXTURES)],
+            [
+                "collect",
+                "--out",
+                str(out),
+                "--sets",
+                "or_bench_hard",
+                "--model",
+                str(tiny_folder),
+                "--data-dir",
+                str(FIXTURES),
+            ],
             catch_exceptions=False,
         )
 
@@ -79,7 +98,9 @@ def test_demo_pipeline_on_tiny_model(tmp_path):
     prompts = demo_prompts()
     assert len(set(prompts.ids)) == len(prompts) and {p.harmful for p in prompts} == {True, False}
     shown = []
-    summary = _from_scratch(make_backend(make_tiny_model(), "nnsight"), prompts, AnswerJudge(), tmp_path / "demo", 2, shown.append)
+    summary = _from_scratch(
+        make_backend(make_tiny_model(), "nnsight"), prompts, AnswerJudge(), tmp_path / "demo", 2, shown.append
+    )
     assert summary["harmful"] == 24 and summary["benign"] == 48 and any("fold 2" in line for line in shown)
     assert (tmp_path / "demo" / "answers.jsonl").is_file()
     trained = [k for k in (1, 2) if (tmp_path / "demo" / f"policy_fold{k}" / "policy.json").is_file()]
@@ -89,9 +110,21 @@ def test_demo_pipeline_on_tiny_model(tmp_path):
 
 def test_eval_reads_user_sets(tiny_folder, tmp_path):
     run(
-        "eval", "--out", str(tmp_path / "eval"), "--sets", "xstest_safe,xstest_unsafe,oktest,phtest",
-        "--model", str(tiny_folder), "--data-dir", str(FIXTURES), "--dtype", "float32",
-        "--max-new-tokens", "3", "--harmless", "2",
+        "eval",
+        "--out",
+        str(tmp_path / "eval"),
+        "--sets",
+        "xstest_safe,xstest_unsafe,oktest,phtest",
+        "--model",
+        str(tiny_folder),
+        "--data-dir",
+        str(FIXTURES),
+        "--dtype",
+        "float32",
+        "--max-new-tokens",
+        "3",
+        "--harmless",
+        "2",
     )
     report = json.loads((tmp_path / "eval" / "report.json").read_text())
     sets = report["methods"]["base"]["sets"]
@@ -117,18 +150,34 @@ def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path
     states = torch.randn(n, spec.n_layers, spec.d_model, generator=torch.Generator().manual_seed(0))
     states[harmful, :, 0] += 4.0
     states[refused, :, 1] += 4.0
-    table = {(True, True): Label.SAFE_REJECT, (True, False): Label.JAILBREAK,
-             (False, True): Label.FALSE_REFUSAL, (False, False): Label.HELPFUL}
-    labels = tuple(table[h, r] for h, r in zip(harmful.tolist(), refused.tolist()))
-    ActivationSet(states, tuple(range(spec.n_layers)), tuple(f"s:{i}" for i in range(n)), labels, spec).save(tmp_path / "run")
+    table = {
+        (True, True): Label.SAFE_REJECT,
+        (True, False): Label.JAILBREAK,
+        (False, True): Label.FALSE_REFUSAL,
+        (False, False): Label.HELPFUL,
+    }
+    labels = tuple(table[h, r] for h, r in zip(harmful.tolist(), refused.tolist(), strict=True))
+    ActivationSet(states, tuple(range(spec.n_layers)), tuple(f"s:{i}" for i in range(n)), labels, spec).save(
+        tmp_path / "run"
+    )
 
     output = run("train", str(tmp_path / "run"), "--out", str(tmp_path / "policy"), "--top-k", "1")
     assert "probe at layer" in output and "edshook tune" in output
     policy = ConditionalSteering.load(tmp_path / "policy", model=spec)
     assert policy.harmful_above == 0.5 and policy.probe.layer <= min(policy.benign.layers + policy.harmful.layers)
 
-    output = run("tune", str(tmp_path / "policy"), "--model", str(tiny_folder), "--data-dir", str(FIXTURES),
-                 "--dtype", "float32", "--max-new-tokens", "2")
+    output = run(
+        "tune",
+        str(tmp_path / "policy"),
+        "--model",
+        str(tiny_folder),
+        "--data-dir",
+        str(FIXTURES),
+        "--dtype",
+        "float32",
+        "--max-new-tokens",
+        "2",
+    )
     tuning = json.loads((tmp_path / "policy" / "tuning" / "tuning.json").read_text())
     assert set(tuning["base"]) == {"or_bench_hard_val", "or_bench_toxic_val", "advbench_val"}
     tuned = ConditionalSteering.load(tmp_path / "policy")

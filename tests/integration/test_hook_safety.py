@@ -47,9 +47,10 @@ def test_200_random_sessions_leave_no_hooks(library):
         )
         failing = FailOnCall(rng.randrange(4), rng.randint(0, 6))
         try:
-            with backend.steer(policy, record=rng.random() < 0.5):
-                with backend.steer(failing):
-                    backend.generate(rng.sample(PROMPTS, rng.randint(1, 4)), max_new_tokens=rng.randint(1, 4), progress=False)
+            with backend.steer(policy, record=rng.random() < 0.5), backend.steer(failing):
+                backend.generate(
+                    rng.sample(PROMPTS, rng.randint(1, 4)), max_new_tokens=rng.randint(1, 4), progress=False
+                )
         except RuntimeError as err:
             assert str(err) == "injected"
             raised += 1
@@ -83,9 +84,8 @@ def test_attaching_the_same_policy_twice_applies_it_twice():
         backend.logits(PROMPTS[:1], progress=False)
     with backend.steer(policy, once), backend.steer(policy):
         pass
-    with backend.steer(policy):
-        with backend.steer(policy, once):
-            backend.logits(PROMPTS[:1], progress=False)
+    with backend.steer(policy), backend.steer(policy, once):
+        backend.logits(PROMPTS[:1], progress=False)
     assert torch.equal(twice.states[1], once.states[1])
 
 

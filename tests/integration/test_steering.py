@@ -66,7 +66,9 @@ def test_backends_generate_identically_under_a_policy():
 
 def test_steering_is_deterministic(tiny_backend):
     torch.manual_seed(0)
-    policy = EnergySteering({1: EnergyModel(64, hidden=(32,), dropout=0.5)}, schedule=StepSchedule(steps=3, step_size=2.0))
+    policy = EnergySteering(
+        {1: EnergyModel(64, hidden=(32,), dropout=0.5)}, schedule=StepSchedule(steps=3, step_size=2.0)
+    )
     policy.train()  # dropout must not make steering random
     runs = []
     for _ in range(3):
@@ -85,9 +87,8 @@ def test_trace_records_energy_before_and_after(tiny_backend):
 def test_no_hooks_left_after_an_exception(tiny_backend):
     baseline = hook_count(tiny_backend)
     plain = tiny_backend.logits(PROMPTS, progress=False)
-    with pytest.raises(RuntimeError, match="boom"):
-        with tiny_backend.steer(quadratic_policy(step_size=5.0), Explode(3)):
-            tiny_backend.generate(PROMPTS, max_new_tokens=4, progress=False)
+    with pytest.raises(RuntimeError, match="boom"), tiny_backend.steer(quadratic_policy(step_size=5.0), Explode(3)):
+        tiny_backend.generate(PROMPTS, max_new_tokens=4, progress=False)
     assert hook_count(tiny_backend) == baseline
     assert tiny_backend.attached == ()
     assert torch.equal(tiny_backend.logits(PROMPTS, progress=False), plain)
@@ -118,7 +119,8 @@ def test_policy_for_another_model_is_refused(tiny_backend):
 
 
 def test_conditional_policy_routes_each_prompt_the_same_way_on_both_backends():
-    """Prompts the probe calls harmful get the harmful policy's answers, the others the benign one's, on both backends."""
+    """Prompts the probe calls harmful get the harmful policy's answers, the others the benign one's, on both
+    backends."""
     from edshook.interventions import ConditionalSteering, LinearProbe
 
     torch.manual_seed(3)

@@ -29,7 +29,11 @@ def test_entry_facts_come_from_the_registry() -> None:
     assert pair.layout == "JSON: text prompt, id index, category category, rows filtered on prompt"
     assert pair.origin == "GitHub JailbreakBench/artifacts, attack-artifacts/PAIR/black_box/gpt-3.5-turbo-1106.json"
     hard = data_catalog(DATA)["or_bench_hard"]
-    assert (hard.kind, hard.role, hard.layout) == ("benign", "split 60/20/20", "CSV: text Goal|prompt, category category")
+    assert (hard.kind, hard.role, hard.layout) == (
+        "benign",
+        "split 60/20/20",
+        "CSV: text Goal|prompt, category category",
+    )
 
 
 def test_missing_sets_have_no_path(tmp_path: Path) -> None:

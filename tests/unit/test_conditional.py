@@ -38,13 +38,19 @@ def sign_probe(layer: int) -> LinearProbe:
 
 def toward(value: float, layer: int = 2) -> EnergySteering:
     """One normalised step of size 1 towards the point ``value * ones``."""
-    return EnergySteering({layer: QuadraticEnergy(torch.full((16,), value))}, schedule=StepSchedule(steps=1, step_size=1.0))
+    return EnergySteering(
+        {layer: QuadraticEnergy(torch.full((16,), value))}, schedule=StepSchedule(steps=1, step_size=1.0)
+    )
 
 
-def call(layer: int, phase: str = "prefill", batch: int = 2, pos: int = 3, state: dict | None = None, trace=None) -> SiteCall:
+def call(
+    layer: int, phase: str = "prefill", batch: int = 2, pos: int = 3, state: dict | None = None, trace=None
+) -> SiteCall:
     """A site call of one decoding run: calls that share ``state`` belong to the same run."""
     real = torch.ones(batch, pos, dtype=torch.bool)
-    return SiteCall(Site(layer), phase, 0 if phase == "prefill" else 1, real, state={} if state is None else state, trace=trace)
+    return SiteCall(
+        Site(layer), phase, 0 if phase == "prefill" else 1, real, state={} if state is None else state, trace=trace
+    )
 
 
 def test_each_prompt_is_steered_by_the_policy_its_probe_score_selects():
@@ -102,7 +108,9 @@ def test_without_a_harmful_policy_harmful_prompts_are_left_alone():
 def test_threshold_moves_the_boundary():
     hidden = torch.randn(2, 3, 16)
     hidden[:, -1, 0] = torch.tensor([-5.0, 5.0])
-    everything_benign = ConditionalSteering(sign_probe(1), toward(-10.0), toward(10.0), benign_below=1.0, harmful_above=1.0)
+    everything_benign = ConditionalSteering(
+        sign_probe(1), toward(-10.0), toward(10.0), benign_below=1.0, harmful_above=1.0
+    )
     run = {}
     everything_benign(hidden, call(1, state=run))
     assert torch.allclose(everything_benign(hidden, call(2, state=run)), toward(-10.0)(hidden, call(2)))
@@ -126,7 +134,9 @@ def trained_parts() -> tuple[LinearProbe, EnergySteering, EnergySteering]:
     probe = LinearProbe(1, 16)
     torch.nn.init.normal_(probe.linear.weight)
     parts = [
-        EnergySteering({layer: EnergyModel(16, hidden=(8,))}, gates={layer: 0.1}, schedule=StepSchedule(steps=2), model=SPEC)
+        EnergySteering(
+            {layer: EnergyModel(16, hidden=(8,))}, gates={layer: 0.1}, schedule=StepSchedule(steps=2), model=SPEC
+        )
         for layer in (2, 3)
     ]
     return probe, parts[0], parts[1]
@@ -169,9 +179,13 @@ def four_labels(n: int = 400, seed: int = 0) -> ActivationSet:
     states = torch.randn(n, 4, 16, generator=generator)
     states[harmful, :, 0] += 4.0
     states[refused, 2:, 1] += 4.0
-    table = {(True, True): Label.SAFE_REJECT, (True, False): Label.JAILBREAK,
-             (False, True): Label.FALSE_REFUSAL, (False, False): Label.HELPFUL}
-    labels = tuple(table[h, r] for h, r in zip(harmful.tolist(), refused.tolist()))
+    table = {
+        (True, True): Label.SAFE_REJECT,
+        (True, False): Label.JAILBREAK,
+        (False, True): Label.FALSE_REFUSAL,
+        (False, False): Label.HELPFUL,
+    }
+    labels = tuple(table[h, r] for h, r in zip(harmful.tolist(), refused.tolist(), strict=True))
     return ActivationSet(states, (0, 1, 2, 3), tuple(f"s:{i}" for i in range(n)), labels, SPEC)
 
 
@@ -199,8 +213,11 @@ def outcomes_of(scores: dict, refused: dict) -> dict:
     from edshook.evaluation.tuning import Outcomes
 
     return {
-        name: Outcomes("benign" if name == "benign" else "harmful", scores[name],
-                       {route: flags if name == "harmful" else ~flags for route, flags in refused[name].items()})
+        name: Outcomes(
+            "benign" if name == "benign" else "harmful",
+            scores[name],
+            {route: flags if name == "harmful" else ~flags for route, flags in refused[name].items()},
+        )
         for name in scores
     }
 
@@ -224,7 +241,9 @@ def test_threshold_choice_keeps_harmful_refusal_above_base_by_the_margin():
     assert tuning.base == {"benign": 0.5, "harmful": 0.25}
     rows = {row["harmful_above"]: (row["benign"], row["harmful"]) for row in tuning.table}
     assert rows == {0.35: (0.75, 1.0), 0.5: (0.75, 0.75), 0.65: (0.75, 0.5), 0.75: (1.0, 0.5), 0.85: (1.0, 0.25)}
-    assert tuning.harmful_above == 0.75 and tuning.feasible, "the most compliant threshold that keeps refusal >= 0.25 + 0.25"
+    assert tuning.harmful_above == 0.75 and tuning.feasible, (
+        "the most compliant threshold that keeps refusal >= 0.25 + 0.25"
+    )
     with pytest.warns(RuntimeWarning, match="No probe threshold"):
         strict = choose_thresholds(outcomes, no_band(0.5, 0.9), margin=0.9)
     assert strict.harmful_above == 0.5 and not strict.feasible, "the safest candidate when none is safe enough"
@@ -250,7 +269,11 @@ def test_conditional_methods_sweep_the_threshold_and_ablate_the_parts():
     policy = ConditionalSteering(*trained_parts())
     methods = conditional_methods(policy, thresholds=(0.5, 0.8))
     assert [m.label for m in methods] == [
-        "eds_conditional@0.5", "eds_conditional@0.8", "eds_probe_gated@0.5", "eds_probe_gated@0.8", "eds_benign_energy",
+        "eds_conditional@0.5",
+        "eds_conditional@0.8",
+        "eds_probe_gated@0.5",
+        "eds_probe_gated@0.8",
+        "eds_benign_energy",
     ]
     assert methods[1].interventions[0].harmful_above == 0.8 and methods[2].interventions[0].harmful is None
     assert methods[-1].interventions[0] is policy.benign

@@ -141,7 +141,7 @@ def test_explicit_dir_wins_and_must_exist(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 def test_unknown_set_lists_known_names() -> None:
-    with pytest.raises(DataError, match="unknown prompt set 'nope'.*or_bench_hard.*phtest"):
+    with pytest.raises(DataError, match=r"unknown prompt set 'nope'.*or_bench_hard.*phtest"):
         load_set("nope", DATA)
 
 
@@ -229,10 +229,7 @@ def test_adding_prompts_never_moves_others(extra: set[int], seed: int) -> None:
 def test_split_hashes_seed_and_id_with_sha256() -> None:
     s = PromptSet("t", tuple(Prompt(f"t:{i}", "same text", False, "t") for i in range(200)))
     parts = split(s, {"a": 0.5, "b": 0.5}, seed=11)
-    expected_a = {
-        p.id for p in s
-        if int.from_bytes(hashlib.sha256(f"11:{p.id}".encode()).digest()[:8], "big") < 2**63
-    }
+    expected_a = {p.id for p in s if int.from_bytes(hashlib.sha256(f"11:{p.id}".encode()).digest()[:8], "big") < 2**63}
     assert set(parts["a"].ids) == expected_a
     assert 0 < len(expected_a) < 200
 
@@ -283,8 +280,11 @@ def test_standard_splits_keep_set_test_parts_out_of_training() -> None:
     hard_test = split(load_set("or_bench_hard", DATA), seed=2)["test"]
     train_val = set(parts["train"].ids) | set(parts["val"].ids)
     assert not set(hard_test.ids) & train_val
-    assert len([p for p in parts["train"] if p.source == "refusal_harmless_train"]) + len(
-        [p for p in parts["val"] if p.source == "refusal_harmless_train"]) == 30
+    assert (
+        len([p for p in parts["train"] if p.source == "refusal_harmless_train"])
+        + len([p for p in parts["val"] if p.source == "refusal_harmless_train"])
+        == 30
+    )
 
 
 def test_registry_is_read_only() -> None:

@@ -58,7 +58,7 @@ def test_names_differing_only_in_case_are_ambiguous(data_copy: Path) -> None:
     (folder / "HARMFUL_BEHAVIORS.csv").write_text("goal\nsomething else\n", encoding="utf-8")
     if len(list(folder.iterdir())) < 2:
         pytest.skip("the file system ignores letter case")
-    with pytest.raises(DataError, match="HARMFUL_BEHAVIORS.csv, Harmful_Behaviors.csv differ only in letter case"):
+    with pytest.raises(DataError, match=r"HARMFUL_BEHAVIORS.csv, Harmful_Behaviors.csv differ only in letter case"):
         load_set("advbench", data_copy)
 
 
@@ -113,7 +113,7 @@ def test_missing_file_names_path_and_origin(tmp_path: Path) -> None:
         load_set("or_bench_hard", tmp_path)
     assert str(tmp_path / "or_bench" / "or_bench_hard_1k.csv") in str(error.value)
     assert "bench-llm/or-bench" in str(error.value)
-    with pytest.raises(DataError, match="xstest_v2_prompts.csv.*xstest/xstest_prompts.csv.*exaggerated"):
+    with pytest.raises(DataError, match=r"xstest_v2_prompts.csv.*xstest/xstest_prompts.csv.*exaggerated"):
         load_set("xstest_unsafe", tmp_path)
 
 
@@ -131,10 +131,10 @@ def test_bad_bytes_empty_files_and_bad_json(data_copy: Path) -> None:
     with pytest.raises(DataError, match="not valid UTF-8"):
         load_set("advbench", data_copy)
     (data_copy / "strongreject" / "strongreject_dataset.csv").write_text("category,source,forbidden_prompt\n")
-    with pytest.raises(DataError, match="no prompts in .*strongreject_dataset.csv"):
+    with pytest.raises(DataError, match=r"no prompts in .*strongreject_dataset.csv"):
         load_set("strongreject", data_copy)
     (data_copy / "refusal_direction" / "processed" / "alpaca.json").write_text("[{", encoding="utf-8")
-    with pytest.raises(DataError, match="alpaca.json is not valid JSON"):
+    with pytest.raises(DataError, match=r"alpaca.json is not valid JSON"):
         load_set("alpaca", data_copy)
     (data_copy / "PHTest.json").write_text('{"data": [{"messages": []}]}', encoding="utf-8")
     with pytest.raises(DataError, match=r"data\[0\] has no user message"):

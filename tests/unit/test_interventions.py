@@ -130,7 +130,7 @@ def test_policy_load_errors(tmp_path):
         EnergySteering.load(tmp_path / "p", model=ModelSpec("tiny", 4, 32))
     with pytest.raises(PolicyMismatchError, match="model id"):
         EnergySteering.load(tmp_path / "p", model=ModelSpec("other", 4, 16))
-    with pytest.raises(PolicyError, match="policy.json is missing"):
+    with pytest.raises(PolicyError, match=r"policy.json is missing"):
         EnergySteering.load(tmp_path / "nothing")
     weights = tmp_path / "p" / "energies.safetensors"
     data = bytearray(weights.read_bytes())

@@ -25,10 +25,7 @@ from edshook.judges import (
     label_counts,
 )
 
-SHARED = Path(
-    os.environ.get("EDSHOOK_DATA")
-    or Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-)
+SHARED = Path(os.environ.get("EDSHOOK_DATA") or Path(__file__).resolve().parents[2] / ".." / "shared" / "data")
 REAL_KEYWORDS = SHARED / KEYWORD_FILE
 needs_keywords = pytest.mark.skipif(not REAL_KEYWORDS.is_file(), reason=f"no keyword file at {REAL_KEYWORDS}")
 
@@ -115,7 +112,7 @@ def test_default_judge_drops_bare_no_but_xstest_keeps_it() -> None:
 
 
 def test_unknown_preset() -> None:
-    with pytest.raises(ValueError, match="unknown judge preset 'nope'.*xstest"):
+    with pytest.raises(ValueError, match=r"unknown judge preset 'nope'.*xstest"):
         judge_preset("nope")
 
 
@@ -147,8 +144,10 @@ def test_embedded_lists_equal_the_published_lists() -> None:
     entries = {e["name"]: e for e in json.loads(REAL_KEYWORDS.read_text(encoding="utf-8"))}
     jbb = entries["refusal_direction_test_prefixes_jailbreakbench"]["strings"]
     assert list(JAILBREAKBENCH_SUBSTRINGS) == jbb
-    published = [*entries["xstest_strmatch_full_refusal_prefixes_1"]["strings"],
-                 *entries["xstest_strmatch_full_refusal_prefixes_2"]["strings"]]
+    published = [
+        *entries["xstest_strmatch_full_refusal_prefixes_1"]["strings"],
+        *entries["xstest_strmatch_full_refusal_prefixes_2"]["strings"],
+    ]
     assert list(XSTEST_PREFIXES) == published
 
 
@@ -174,7 +173,7 @@ def test_model_judge_hook() -> None:
 
     def classifier(prompts: list[str], answers: list[str]) -> list[bool]:
         seen.append((list(prompts), list(answers)))
-        return [p.endswith("?") and a == "" for p, a in zip(prompts, answers)]
+        return [p.endswith("?") and a == "" for p, a in zip(prompts, answers, strict=True)]
 
     judge = ModelJudge(classifier, name="toy")
     assert isinstance(judge, Judge) and isinstance(default_judge(), Judge)
@@ -214,7 +213,10 @@ def test_label_validation_and_vector_form() -> None:
     with pytest.raises(TypeError, match="refused must be a bool"):
         label(True, None)  # type: ignore[arg-type]
     assert label_all([True, False, True], [True, True, False]) == [
-        Label.SAFE_REJECT, Label.FALSE_REFUSAL, Label.JAILBREAK]
+        Label.SAFE_REJECT,
+        Label.FALSE_REFUSAL,
+        Label.JAILBREAK,
+    ]
     with pytest.raises(ValueError, match="2 ground truths but 1 verdicts"):
         label_all([True, False], [True])
 
@@ -231,4 +233,8 @@ def test_label_counts_include_zeros_and_accept_strings() -> None:
 def test_end_to_end_outcomes() -> None:
     refused = default_judge()(["I'm sorry, I can't help with that", "Here is how.", "Sure thing."])
     assert label_counts(label_all([True, True, False], refused)) == {
-        "false_refusal": 0, "helpful": 1, "safe_reject": 1, "jailbreak": 1}
+        "false_refusal": 0,
+        "helpful": 1,
+        "safe_reject": 1,
+        "jailbreak": 1,
+    }

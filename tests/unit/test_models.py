@@ -61,7 +61,9 @@ def test_corrupted_part_names_package_to_reinstall(fake_parts):
     data = bytearray(part.read_bytes())
     data[10] ^= 0xFF
     part.write_bytes(bytes(data))
-    with pytest.raises(ModelLoadError, match="corrupted or truncated.*fakemodel-part1, fakemodel-part2.*--force-reinstall"):
+    with pytest.raises(
+        ModelLoadError, match=r"corrupted or truncated.*fakemodel-part1, fakemodel-part2.*--force-reinstall"
+    ):
         assemble_gguf(spec, tmp_path / "out" / "fake.gguf")
     assert not (tmp_path / "out" / "fake.gguf").exists()
 
@@ -77,5 +79,5 @@ def test_truncated_part(fake_parts):
 def test_missing_package(fake_parts):
     spec, tmp_path = fake_parts
     missing = EmbeddedModel(**{**spec.__dict__, "parts": (("absent-pkg", "absent_pkg_xyz", "data/x.bin"),)})
-    with pytest.raises(ModelLoadError, match="needs the package 'absent-pkg'.*pip install"):
+    with pytest.raises(ModelLoadError, match=r"needs the package 'absent-pkg'.*pip install"):
         assemble_gguf(missing, tmp_path / "out" / "fake.gguf")

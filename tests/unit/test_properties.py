@@ -51,11 +51,15 @@ caps = st.none() | st.floats(0, 100, allow_nan=False)
     with_projection=st.booleans(),
     metadata=st.dictionaries(st.text(max_size=8), st.integers() | st.text(max_size=8), max_size=3),
 )
-def test_policy_round_trips(tmp_path_factory, layers, schedule, positions, max_move, max_relative_move, with_projection, metadata):
+def test_policy_round_trips(
+    tmp_path_factory, layers, schedule, positions, max_move, max_relative_move, with_projection, metadata
+):
     folder = tmp_path_factory.mktemp("policy")
     spec = ModelSpec("m", 6, 8)
     constraint = NormConstraint(
-        max_move=max_move, max_relative_move=max_relative_move, project_out=torch.randn(2, 8) if with_projection else None
+        max_move=max_move,
+        max_relative_move=max_relative_move,
+        project_out=torch.randn(2, 8) if with_projection else None,
     )
     policy = EnergySteering(
         {layer: EnergyModel(8, hidden=(4,)) for layer in layers},
@@ -91,7 +95,10 @@ def good_policy(tmp_path_factory):
 
 
 @SLOW
-@given(key=st.sampled_from(["layers", "energies", "schedule", "constraint", "positions", "model", "metadata"]), value=json_values)
+@given(
+    key=st.sampled_from(["layers", "energies", "schedule", "constraint", "positions", "model", "metadata"]),
+    value=json_values,
+)
 def test_malformed_policy_files_fail_with_a_policy_error(tmp_path_factory, good_policy, key, value):
     folder = tmp_path_factory.mktemp("bad")
     shutil.copytree(good_policy, folder, dirs_exist_ok=True)

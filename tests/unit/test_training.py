@@ -42,7 +42,9 @@ def test_calibrate_threshold_accuracy_and_auc():
 
 @pytest.mark.parametrize("loss", ["infonce", "logistic"])
 def test_training_ranks_the_separating_layer_first(loss):
-    trained = train_energies(synthetic(), config=TrainConfig(hidden=(32,), loss=loss, lr=3e-3, max_epochs=40), progress=False)
+    trained = train_energies(
+        synthetic(), config=TrainConfig(hidden=(32,), loss=loss, lr=3e-3, max_epochs=40), progress=False
+    )
     assert trained.ranked()[0] == 1
     assert trained.reports[1].val_accuracy > 0.85 > trained.reports[0].val_accuracy
     assert set(trained.train_ids).isdisjoint(trained.val_ids)
@@ -61,7 +63,7 @@ def test_training_is_reproducible():
 def test_one_class_cannot_train():
     data = synthetic()
     helpful = ActivationSet(data.states, data.layers, data.ids, (Label.HELPFUL,) * len(data), SPEC)
-    with pytest.raises(TrainingError, match="need.* both classes"):
+    with pytest.raises(TrainingError, match=r"need.* both classes"):
         train_energies(helpful, progress=False)
 
 
