@@ -4,18 +4,35 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import torch
 from jaxtyping import Bool, Float
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from edshook.errors import PolicyError
+from edshook.interventions.files import (
+    MALFORMED,
+    POLICY_FORMAT,
+    POLICY_JSON,
+    checked_tensors,
+    json_fields,
+    read_policy_file,
+    sha256,
+    write_policy_file,
+)
 from edshook.interventions.probe import LinearProbe
 from edshook.interventions.protocol import ModelSpec, RouteRecord, Site, SiteCall
-from edshook.interventions.steering import EnergySteering
+from edshook.interventions.steering import EnergySteering, load_energy_steering, save_energy_steering
+from edshook.policies import shipped_policy_folder
 
-__all__ = ["ConditionalSteering", "Routes"]
+__all__ = ["ConditionalSteering", "Routes", "load_conditional", "load_policy", "save_conditional"]
+
+_PROBE = "probe.safetensors"
+_PARTS = ("benign", "harmful")
 
 
 class Routes:
@@ -168,15 +185,72 @@ class ConditionalSteering(nn.Module):
         band = f"benign_below={self.benign_below:g}, harmful_above={self.harmful_above:g}"
         return f"probe_layers={self.probe.layers}, {band}"
 
-    def save(self, folder: Any, *, weights_dtype: torch.dtype = torch.float32) -> Any:
+    def save(self, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32) -> Path:
         """Write ``policy.json``, ``probe.safetensors`` and one sub-folder per part."""
-        from edshook.interventions.files import save_conditional
-
         return save_conditional(self, folder, weights_dtype=weights_dtype)
 
     @classmethod
-    def load(cls, folder: Any, model: ModelSpec | None = None) -> ConditionalSteering:
+    def load(cls, folder: str | Path, model: ModelSpec | None = None) -> ConditionalSteering:
         """Read a folder written by :meth:`save`; with ``model``, refuse one made for another model."""
-        from edshook.interventions.files import load_conditional
-
         return load_conditional(folder, model)
+
+
+def load_policy(folder: str | Path, model: ModelSpec | None = None) -> EnergySteering | ConditionalSteering:
+    """Read any policy folder written by edshook, or a policy shipped with edshook by name (``"default"``).
+
+    With ``model``, a policy made for another model is refused. Only JSON and safetensors are read.
+
+    Examples:
+        >>> policy = load_policy("default")  # doctest: +SKIP
+    """
+    path = shipped_policy_folder(str(folder)) or Path(folder)
+    kind = read_policy_file(path)["kind"]
+    return load_conditional(path, model) if kind == "conditional_steering" else load_energy_steering(path, model)
+
+
+def save_conditional(
+    policy: ConditionalSteering, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32
+) -> Path:
+    """Write ``policy.json``, ``probe.safetensors`` and one sub-folder per part."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in policy.probe.state_dict().items()}, str(folder / _PROBE))
+    parts = {name: part for name, part in (("benign", policy.benign), ("harmful", policy.harmful)) if part is not None}
+    for name, part in parts.items():
+        save_energy_steering(part, folder / name, weights_dtype=weights_dtype)
+    record = {
+        "format": POLICY_FORMAT,
+        "kind": "conditional_steering",
+        "model": asdict(policy.model) if policy.model is not None else None,
+        "probe": policy.probe.config(),
+        "probe_sha256": sha256(folder / _PROBE),
+        "benign_below": policy.benign_below,
+        "harmful_above": policy.harmful_above,
+        "parts": list(parts),
+        "metadata": policy.metadata,
+    }
+    write_policy_file(folder, record)
+    return folder
+
+
+def load_conditional(folder: str | Path, model: ModelSpec | None = None) -> ConditionalSteering:
+    """Read a folder written by :func:`save_conditional`; with ``model``, refuse another model's policy."""
+    folder = Path(folder)
+    record = read_policy_file(folder, "conditional_steering")
+    tensors = checked_tensors(folder / _PROBE, record.get("probe_sha256"))
+    try:
+        parts = record["parts"]
+        if not isinstance(parts, list) or "benign" not in parts or not set(parts) <= set(_PARTS):
+            raise ValueError(f"'parts' must list 'benign' and optionally 'harmful', got {parts!r}")
+        probe = LinearProbe(**json_fields(record["probe"], ("layers", "d_model")))
+        probe.load_state_dict(tensors)
+        return ConditionalSteering(
+            probe,
+            load_energy_steering(folder / "benign", model),
+            load_energy_steering(folder / "harmful", model) if "harmful" in parts else None,
+            benign_below=record["benign_below"],
+            harmful_above=record["harmful_above"],
+            metadata=json_fields(record.get("metadata", {}), None),
+        )
+    except MALFORMED as err:
+        raise PolicyError(f"{folder / POLICY_JSON} is malformed: {err}") from err

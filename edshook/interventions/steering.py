@@ -3,32 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, astuple
+from pathlib import Path
 from typing import Any
 
 import torch
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Bool, Float
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from edshook.errors import PolicyError, PolicyMismatchError
 from edshook.interventions.constraints import NormConstraint
-from edshook.interventions.energy import energy_and_grad, evaluating
+from edshook.interventions.descent import Descent, descend
+from edshook.interventions.energy import EnergyModel
+from edshook.interventions.files import (
+    MALFORMED,
+    POLICY_FORMAT,
+    POLICY_JSON,
+    checked_tensors,
+    json_fields,
+    read_policy_file,
+    sha256,
+    write_policy_file,
+)
 from edshook.interventions.protocol import EnergyRecord, ModelSpec, Site, SiteCall
 from edshook.interventions.schedule import StepSchedule
 from edshook.interventions.selectors import PositionSelector
 
-__all__ = ["Descent", "EnergySteering"]
+__all__ = ["ENERGIES", "EnergySteering", "load_energy_steering", "save_energy_steering"]
 
-
-@dataclass(frozen=True)
-class Descent:
-    """The outcome of descending a set of states: where they ended and what their energy did."""
-
-    states: Float[Tensor, "n d_model"]
-    before: Float[Tensor, " n"]
-    after: Float[Tensor, " n"]
-    n_steps: Int[Tensor, " n"]
-    nonfinite: Bool[Tensor, " n"]
+ENERGIES = "energies.safetensors"
 
 
 class EnergySteering(nn.Module):
@@ -117,16 +121,8 @@ class EnergySteering(nn.Module):
             if widths != {spec.d_model}:
                 raise PolicyMismatchError(f"The policy reads d_model={sorted(widths)}, the model has {spec.d_model}.")
             return
-        mismatches = [
-            f"{name}: policy {ours!r}, model {theirs!r}"
-            for name, ours, theirs in zip(
-                ("model id", "n_layers", "d_model"),
-                (self.model.model_id, self.model.n_layers, self.model.d_model),
-                (spec.model_id, spec.n_layers, spec.d_model),
-                strict=True,
-            )
-            if ours != theirs
-        ]
+        pairs = zip(("model id", "n_layers", "d_model"), astuple(self.model), astuple(spec), strict=True)
+        mismatches = [f"{name}: policy {ours!r}, model {theirs!r}" for name, ours, theirs in pairs if ours != theirs]
         if mismatches:
             raise PolicyMismatchError(
                 "This policy was made for another model (" + "; ".join(mismatches) + "). "
@@ -142,41 +138,17 @@ class EnergySteering(nn.Module):
         measure_after: bool = False,
         early_exit: bool = True,
     ) -> Descent:
-        """Run the schedule on ``states`` (float32) at ``layer``; rows outside ``active`` and NaN or
-        infinite rows stay where they started.
-
-        Every step runs on every row, with masked updates; ``early_exit`` stops once no row moves,
-        which needs a host synchronisation per step (free on a CPU, costly on an accelerator).
-        """
-        energy = self.energy(layer)
-        start = states.float()
-        current = start
-        selected = torch.ones(len(start), dtype=torch.bool, device=start.device) if active is None else active
-        moving = selected.clone()
-        nonfinite = torch.zeros_like(selected)
-        n_steps = torch.zeros(len(start), dtype=torch.long, device=start.device)
-        before: Tensor | None = None
-        with evaluating(energy):
-            for size in self.schedule.sizes():
-                values, grad = energy_and_grad(energy, current)
-                before = values if before is None else before
-                bad = ~(torch.isfinite(values) & torch.isfinite(grad).all(-1))
-                nonfinite |= bad & selected
-                moving &= ~bad
-                if self.schedule.gated:
-                    moving &= values > self.gates[layer]
-                if early_exit and not bool(moving.any()):
-                    break
-                moved = self.constraint.clamp(current - size * self.constraint.direction(grad), start)
-                current = torch.where(moving[:, None], moved, current)
-                n_steps += moving.long()
-            current = torch.where(nonfinite[:, None], start, current)
-            if before is None or measure_after:
-                after, _ = energy_and_grad(energy, current)
-                before = after if before is None else before
-            else:
-                after = torch.full_like(before, float("nan"))
-        return Descent(current, before, after, n_steps, nonfinite)
+        """Run this policy's schedule on ``states`` with ``layer``'s energy and gate (see :func:`descend`)."""
+        return descend(
+            self.energy(layer),
+            states,
+            self.schedule,
+            self.constraint,
+            gate=self.gates.get(layer),
+            active=active,
+            measure_after=measure_after,
+            early_exit=early_exit,
+        )
 
     def forward(
         self,
@@ -242,15 +214,81 @@ class EnergySteering(nn.Module):
     def extra_repr(self) -> str:
         return f"layers={self.layers}, schedule={self.schedule}, positions={self.positions}"
 
-    def save(self, folder: Any, *, weights_dtype: torch.dtype = torch.float32) -> Any:
+    def save(self, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32) -> Path:
         """Write ``policy.json`` and ``energies.safetensors`` into ``folder``; float16 weights halve the size."""
-        from edshook.interventions.files import save_energy_steering
-
         return save_energy_steering(self, folder, weights_dtype=weights_dtype)
 
     @classmethod
-    def load(cls, folder: Any, model: ModelSpec | None = None) -> EnergySteering:
+    def load(cls, folder: str | Path, model: ModelSpec | None = None) -> EnergySteering:
         """Read a policy folder; with ``model``, refuse one made for another model. Nothing is unpickled."""
-        from edshook.interventions.files import load_energy_steering
-
         return load_energy_steering(folder, model)
+
+
+def save_energy_steering(
+    policy: EnergySteering, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32
+) -> Path:
+    """Write ``policy.json`` and ``energies.safetensors``; weights may be stored in float16 to halve the size."""
+    folder = Path(folder)
+    tensors: dict[str, Tensor] = {}
+    configs = {}
+    for layer in policy.layers:
+        energy = policy.energy(layer)
+        if not isinstance(energy, EnergyModel):
+            raise PolicyError(f"Only EnergyModel energies can be saved; layer {layer} holds {type(energy).__name__}.")
+        configs[str(layer)] = energy.config()
+        for name, value in energy.state_dict().items():
+            tensors[f"{layer}.{name}"] = value.detach().to("cpu", weights_dtype).contiguous()
+    if policy.constraint.project_out is not None:
+        tensors["constraint.project_out"] = policy.constraint.project_out.cpu().contiguous()
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(folder / ENERGIES))
+    record = {
+        "format": POLICY_FORMAT,
+        "kind": "energy_steering",
+        "model": asdict(policy.model) if policy.model is not None else None,
+        "layers": list(policy.layers),
+        "energies": configs,
+        "gates": {str(layer): value for layer, value in sorted(policy.gates.items())},
+        "schedule": asdict(policy.schedule),
+        "constraint": policy.constraint.to_json(),
+        "positions": asdict(policy.positions),
+        "weights_sha256": sha256(folder / ENERGIES),
+        "metadata": policy.metadata,
+    }
+    write_policy_file(folder, record)
+    return folder
+
+
+def load_energy_steering(folder: str | Path, model: ModelSpec | None = None) -> EnergySteering:
+    """Read a folder written by :func:`save_energy_steering`; with ``model``, refuse another model's policy."""
+    folder = Path(folder)
+    record = read_policy_file(folder, "energy_steering")
+    tensors = checked_tensors(folder / ENERGIES, record.get("weights_sha256"))
+    try:
+        layers = record["layers"]
+        if not isinstance(layers, list) or sorted(record["energies"]) != sorted(str(layer) for layer in layers):
+            raise ValueError("'layers' must list exactly the layers of 'energies'")
+        energies = {}
+        for layer in layers:
+            energy = EnergyModel(**json_fields(record["energies"][str(layer)], ("d_model", "hidden", "dropout")))
+            prefix = f"{layer}."
+            energy.load_state_dict({k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)})
+            energies[int(layer)] = energy.eval()
+        model_record = record["model"]
+        policy = EnergySteering(
+            energies,
+            gates={int(layer): float(value) for layer, value in json_fields(record["gates"], None).items()},
+            schedule=StepSchedule(**json_fields(record["schedule"], StepSchedule)),
+            constraint=NormConstraint(
+                **json_fields(record["constraint"], ("normalize", "max_move", "max_relative_move")),
+                project_out=tensors.get("constraint.project_out"),
+            ),
+            positions=PositionSelector(**json_fields(record["positions"], PositionSelector)),
+            model=None if model_record is None else ModelSpec(**json_fields(model_record, ModelSpec)),
+            metadata=json_fields(record.get("metadata", {}), None),
+        )
+    except MALFORMED as err:
+        raise PolicyError(f"{folder / POLICY_JSON} is malformed: {err}") from err
+    if model is not None:
+        policy.check_model(model)
+    return policy

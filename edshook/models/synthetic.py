@@ -21,7 +21,7 @@ from transformers import (
 from edshook.models.loader import LoadedModel
 from edshook.models.placement import DtypeChoice, resolve_device, resolve_dtype
 
-__all__ = ["SYNTHETIC_CONFIGS", "CHAT_TEMPLATE", "random_model", "synthetic_tokenizer"]
+__all__ = ["CHAT_TEMPLATE", "SYNTHETIC_CONFIGS", "random_model", "synthetic_tokenizer"]
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
@@ -90,7 +90,9 @@ def synthetic_tokenizer(chat_template: str | None = CHAT_TEMPLATE) -> PreTrained
         vocab_size=400, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tokenizer.train_from_iterator(CORPUS, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="<|pad|>", eos_token="<|end|>")
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tokenizer, pad_token="<|pad|>", eos_token="<|end|>"
+    )
     fast.chat_template = chat_template
     return fast
 
@@ -131,6 +133,6 @@ def random_model(
     torch.manual_seed(seed)
     with placed:
         model = model_class(config)
-    model = model.to(resolve_dtype(dtype, placed)).eval()
+    model = model.to(resolve_dtype(dtype, placed)).eval()  # type: ignore[arg-type]
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     return LoadedModel(model=model, tokenizer=tokenizer, model_id=name)
