@@ -19,28 +19,14 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from edshook.backends.batching import Batch, PromptEncoder, check_prompts
-from edshook.backends.decoding import Decoded, ForwardStep, decode, prefill, until_eos
-from edshook.backends.hooks import HookRegistry, SteeringHandle
+from edshook.backends.decoding import Decoded, ForwardStep, decode, eos_ids, prefill, until_eos
+from edshook.backends.hooks import HookRegistry, StateRecorder, SteeringHandle
 from edshook.errors import PromptError, SiteError
-from edshook.interventions.protocol import NONFINITE, Intervention, ModelSpec, Site, SiteCall
+from edshook.interventions.protocol import NONFINITE, Intervention, ModelSpec, Site
 from edshook.interventions.selectors import check_layers
 from edshook.models.loader import LoadedModel
 
 __all__ = ["Backend", "ModelSpec"]
-
-
-class _Recorder:
-    """A read-only intervention that keeps one position of the hidden state at each of its sites."""
-
-    def __init__(self, layers: Sequence[int], position: int) -> None:
-        self.sites = tuple(Site(layer) for layer in layers)
-        self.position = position
-        self.states: dict[int, Tensor] = {}
-
-    def __call__(self, hidden: Tensor, call: SiteCall) -> Tensor:
-        if call.phase == "prefill":
-            self.states[call.site.layer] = hidden[:, self.position].detach().float().cpu()
-        return hidden
 
 
 class Backend(ABC):
@@ -59,7 +45,7 @@ class Backend(ABC):
         self.chat = chat
         self.tokenizer = loaded.tokenizer
         self.spec = ModelSpec(loaded.model_id, loaded.n_layers, loaded.d_model)
-        self._eos = _eos_ids(loaded)
+        self._eos = eos_ids(loaded.model.generation_config.eos_token_id, loaded.tokenizer.eos_token_id)
         pad = self.tokenizer.pad_token_id
         context = getattr(loaded.model.config.get_text_config(), "max_position_embeddings", None)
         self.prompts = PromptEncoder(
@@ -162,17 +148,11 @@ class Backend(ABC):
         Examples:
             >>> backend.generate(["How do I kill a Python process?"], max_new_tokens=16)  # doctest: +SKIP
         """
-        return [
-            self.decode(row)
-            for row in self.generate_tokens(
-                prompts,
-                max_new_tokens=max_new_tokens,
-                batch_size=batch_size,
-                system_prompt=system_prompt,
-                stop_at_eos=stop_at_eos,
-                progress=progress,
-            )
-        ]
+        rows = self.generate_tokens(
+            prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, system_prompt=system_prompt,
+            stop_at_eos=stop_at_eos, progress=progress,
+        )  # fmt: skip
+        return [self.decode(row) for row in rows]
 
     @torch.no_grad()
     def generate_tokens(
@@ -263,7 +243,7 @@ class Backend(ABC):
         if position >= 0:
             raise SiteError(f"position counts from the end of the prompt and must be negative, got {position}.")
         out = torch.empty(len(check_prompts(prompts)), len(chosen), self.d_model)
-        recorder = _Recorder(chosen, position)
+        recorder = StateRecorder(chosen, position)
         with self.steer(recorder):
             for batch in self._batches(prompts, batch_size, system_prompt, progress, "collect"):
                 if -position > int(batch.attention_mask.sum(-1).min()):
@@ -315,11 +295,3 @@ class Backend(ABC):
 
     def _sync(self) -> None:  # noqa: B027 - a no-op is the right default for libraries without hook registries
         """Make the library's hooks match the attached handles (nothing to do where hooks live in a trace)."""
-
-
-def _eos_ids(loaded: LoadedModel) -> list[int]:
-    configured = loaded.model.generation_config.eos_token_id
-    ids = list(configured) if isinstance(configured, list) else [configured]
-    if loaded.tokenizer.eos_token_id is not None:
-        ids.append(loaded.tokenizer.eos_token_id)
-    return sorted({int(i) for i in ids if i is not None})

@@ -14,7 +14,7 @@ from transformers import DynamicCache
 from edshook.backends.batching import Batch
 from edshook.interventions.protocol import Phase
 
-__all__ = ["Decoded", "ForwardStep", "decode", "prefill", "until_eos"]
+__all__ = ["Decoded", "ForwardStep", "decode", "eos_ids", "prefill", "until_eos"]
 
 
 @dataclass(frozen=True)
@@ -120,3 +120,9 @@ def until_eos(row: list[int], eos: Sequence[int]) -> list[int]:
         if token in eos:
             return row[:i]
     return row
+
+
+def eos_ids(configured: int | list[int] | None, tokenizer_eos: int | None) -> list[int]:
+    """Every end-of-sequence id: the generation config's (one or several) and the tokenizer's."""
+    ids = list(configured) if isinstance(configured, list) else [configured]
+    return sorted({int(i) for i in [*ids, tokenizer_eos] if i is not None})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -13,7 +13,7 @@ from torch import Tensor
 from edshook.backends.decoding import ForwardStep
 from edshook.interventions.protocol import EnergyTrace, Intervention, Site, SiteCall
 
-__all__ = ["HookRegistry", "SteeringHandle"]
+__all__ = ["HookRegistry", "StateRecorder", "SteeringHandle"]
 
 
 @dataclass(eq=False)
@@ -113,3 +113,17 @@ class HookRegistry:
             real = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
             return SiteCall(site, "prefill", 0, real, trace=handle.trace)
         return SiteCall(site, step.phase, step.step, step.real, step.prompts, step.state, handle.trace)
+
+
+class StateRecorder:
+    """A read-only intervention that keeps one position of the hidden state at each of its sites."""
+
+    def __init__(self, layers: Sequence[int], position: int) -> None:
+        self.sites = tuple(Site(layer) for layer in layers)
+        self.position = position
+        self.states: dict[int, Tensor] = {}
+
+    def __call__(self, hidden: Tensor, call: SiteCall) -> Tensor:
+        if call.phase == "prefill":
+            self.states[call.site.layer] = hidden[:, self.position].detach().float().cpu()
+        return hidden
