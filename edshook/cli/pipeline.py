@@ -134,7 +134,7 @@ def train(
     probe = conditional.metadata["probe"]
     layers = ", ".join(f"{name} energy on {list(part.layers)}" for name, part in parts.items() if part is not None)
     typer.echo(
-        f"probe at layer {probe['layer']} (val accuracy {probe['val_accuracy']:.3f}); {layers} -> {out}\n"
+        f"probe at layers {probe['layers']} (val accuracy {probe['val_accuracy']:.3f}); {layers} -> {out}\n"
         f"Next: edshook tune {out} (chooses the probe threshold on validation prompts)."
     )
     conditional.save(out)
@@ -159,7 +159,7 @@ def tune(
 ) -> None:
     """Choose a conditional policy's probe thresholds on the validation split (never on test prompts)."""
     from edshook.data import VALIDATION_SOURCES, select_prompts
-    from edshook.evaluation import tune_thresholds
+    from edshook.evaluation import tune_thresholds, write_answers
     from edshook.interventions import ConditionalSteering
     from edshook.judges import AnswerJudge
 
@@ -177,6 +177,8 @@ def tune(
         batch_size=batch_size,
     )
     typer.echo(tuning.markdown())
+    records = [record for routes in tuning.answers.values() for rows in routes.values() for record in rows]
+    write_answers(records, policy / "tuning" / "answers.jsonl")
     (policy / "tuning" / "tuning.json").write_text(json.dumps(tuning.to_json(), indent=2) + "\n")
     (policy / "tuning" / "tuning.md").write_text(tuning.markdown() + "\n")
     chosen_thresholds = {"benign_below": tuning.benign_below, "harmful_above": tuning.harmful_above}

@@ -20,7 +20,14 @@ from edshook.evaluation.methods import (
 )
 from edshook.evaluation.metrics import Rate, kl_divergence, perplexity, wilson_interval
 from edshook.evaluation.plots import plot_tradeoff
-from edshook.evaluation.reports import markdown_table, read_answers, safe_summary, write_answers, write_report
+from edshook.evaluation.reports import (
+    all_answers,
+    markdown_table,
+    read_answers,
+    safe_summary,
+    write_answers,
+    write_report,
+)
 from edshook.evaluation.tuning import ThresholdTuning, choose_thresholds, tune_thresholds
 
 __all__ = [
@@ -37,6 +44,7 @@ __all__ = [
     "Sweep",
     "SweepGrids",
     "ThresholdTuning",
+    "all_answers",
     "baseline_methods",
     "choose_thresholds",
     "compare",

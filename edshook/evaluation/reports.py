@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from edshook.evaluation.harness import MethodResult
+from edshook.evaluation.harness import AnswerRecord, MethodResult
 
-__all__ = ["ANSWERS", "markdown_table", "read_answers", "safe_summary", "write_answers", "write_report"]
+__all__ = ["ANSWERS", "all_answers", "markdown_table", "read_answers", "safe_summary", "write_answers", "write_report"]
 
 ANSWERS = "answers.jsonl"
 
 
-def write_answers(results: Sequence[MethodResult], path: Path) -> Path:
-    """Every answer of every method and set, one JSON object per line (gzip-compressed if ``path`` ends in ``.gz``)."""
+def write_answers(records: Iterable[AnswerRecord], path: Path) -> Path:
+    """Answers one JSON object per line (gzip-compressed if ``path`` ends in ``.gz``)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = "".join(
-        json.dumps(record.to_json(), ensure_ascii=False) + "\n"
-        for result in results
-        for set_result in result.sets.values()
-        for record in set_result.answers
-    )
+    lines = "".join(json.dumps(record.to_json(), ensure_ascii=False) + "\n" for record in records)
     if path.suffix == ".gz":
         with gzip.open(path, "wt", encoding="utf-8") as sink:
             sink.write(lines)
     else:
         path.write_text(lines, encoding="utf-8")
     return path
+
+
+def all_answers(results: Sequence[MethodResult]) -> list[AnswerRecord]:
+    """Every answer of every method and set, in order."""
+    return [record for result in results for set_result in result.sets.values() for record in set_result.answers]
 
 
 def read_answers(path: Path) -> list[dict[str, Any]]:
@@ -45,7 +45,7 @@ def write_report(results: Sequence[MethodResult], out: Path, *, header: Mapping[
     report = {**header, "methods": {r.method.label: r.to_json() for r in results}}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(markdown_table(results) + "\n")
-    write_answers(results, out / ANSWERS)
+    write_answers(all_answers(results), out / ANSWERS)
     return report
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -16,7 +15,8 @@ from tqdm.auto import tqdm
 from edshook.backends.base import Backend
 from edshook.data.prompts import PromptSet
 from edshook.errors import DataError
-from edshook.evaluation.harness import SetKind, set_kind
+from edshook.evaluation.harness import AnswerRecord, SetKind, evaluate, set_kind
+from edshook.evaluation.methods import Method
 from edshook.interventions import ConditionalSteering, EnergySteering
 from edshook.judges.reader import AnswerJudge, Verdict
 
@@ -60,6 +60,7 @@ class ThresholdTuning:
         table: One row per candidate: its thresholds, then each set's rates.
         margin: Required gain in refusal over base on every harmful set.
         n: Prompts per set.
+        answers: Every answer read, per set and route (``base``, ``benign``, ``harmful``).
     """
 
     benign_below: float
@@ -69,6 +70,7 @@ class ThresholdTuning:
     table: list[dict[str, float]]
     margin: float
     n: dict[str, int]
+    answers: dict[str, dict[str, list[AnswerRecord]]] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,6 +99,7 @@ def tune_thresholds(
     *,
     candidates: Sequence[tuple[float, float]] | None = None,
     margin: float = 0.0,
+    base: Mapping[str, Sequence[AnswerRecord]] | None = None,
     max_new_tokens: int = 96,
     batch_size: int = 32,
     progress: bool = True,
@@ -107,33 +110,37 @@ def tune_thresholds(
 
     Each prompt is answered three times (base, steered as benign, steered as harmful) and its probe
     score read once; any candidate's outcome is then a choice among those answers, so the whole
-    grid costs three generations per prompt. Use validation prompts, never test prompts.
+    grid costs three generations per prompt (two when ``base`` brings the unsteered answers of an
+    earlier tuning, ``tuning.answers[set]["base"]``). Use validation prompts, never test prompts.
     """
     kinds = {name: set_kind(prompts) for name, prompts in sets.items()}
     if set(kinds.values()) != {"benign", "harmful"}:
         raise DataError(f"Threshold tuning needs benign and harmful sets; got only {sorted(set(kinds.values()))} sets.")
     routes: dict[str, EnergySteering | None] = {"base": None, "benign": policy.benign, "harmful": policy.harmful}
-    outcomes = {}
+    outcomes, answers = {}, {}
     with tqdm(total=len(sets) * len(routes), desc="tune thresholds", unit="run", disable=not progress) as bar:
         for name, prompts in sets.items():
-            texts = list(prompts.texts)
-            states = backend.collect(texts, list(policy.probe.layers), batch_size=batch_size, progress=False)
-            verdicts: dict[str, list[Verdict]] = {}
+            states = backend.collect(
+                list(prompts.texts), list(policy.probe.layers), batch_size=batch_size, progress=False
+            )
+            answers[name] = {"base": list(base[name]) if base is not None else []}
             for route, steering in routes.items():
-                if steering is None and route != "base":
-                    verdicts[route] = verdicts["base"]  # no harmful part: those prompts stay unsteered
+                if route == "base" and answers[name]["base"]:
+                    bar.update()  # brought by the caller
+                    continue
+                if route == "harmful" and steering is None:
+                    answers[name][route] = answers[name]["base"]  # no harmful part: those prompts stay unsteered
                 else:
-                    with ExitStack() as stack:
-                        if steering is not None:
-                            stack.enter_context(backend.steer(steering))
-                        answers = backend.generate(
-                            texts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False
-                        )
-                    verdicts[route] = judge(texts, answers, [p.harmful for p in prompts])
+                    method = Method(route, () if steering is None else (steering,))
+                    result = evaluate(
+                        backend, method, {name: prompts}, judge, max_new_tokens=max_new_tokens, batch_size=batch_size
+                    )
+                    answers[name][route] = list(result.sets[name].answers)
                 bar.update()
+            verdicts = {route: [record.verdict for record in records] for route, records in answers[name].items()}
             outcomes[name] = _outcomes(kinds[name], policy.probe.probability(states).cpu(), verdicts)
     grid = candidates if candidates is not None else [(t, t) for t in DEFAULT_THRESHOLDS]
-    return choose_thresholds(outcomes, grid, margin=margin)
+    return replace(choose_thresholds(outcomes, grid, margin=margin), answers=answers)
 
 
 def choose_thresholds(

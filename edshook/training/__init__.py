@@ -2,7 +2,15 @@
 
 from edshook.training.activations import ActivationSet
 from edshook.training.collect import Answer, answer_prompts, collect_labelled, refused
-from edshook.training.conditional import ProbeReport, TrainedProbes, train_conditional, train_probes
+from edshook.training.conditional import (
+    ConditionalParts,
+    ProbeReport,
+    TrainedProbes,
+    fit_probe,
+    train_conditional,
+    train_conditional_parts,
+    train_probes,
+)
 from edshook.training.losses import info_nce, logistic
 from edshook.training.trainer import (
     LayerReport,
@@ -16,6 +24,7 @@ from edshook.training.trainer import (
 __all__ = [
     "ActivationSet",
     "Answer",
+    "ConditionalParts",
     "LayerReport",
     "ProbeReport",
     "TrainConfig",
@@ -24,10 +33,12 @@ __all__ = [
     "answer_prompts",
     "calibrate",
     "collect_labelled",
+    "fit_probe",
     "info_nce",
     "logistic",
     "refused",
     "train_conditional",
+    "train_conditional_parts",
     "train_energies",
     "train_probes",
     "validation_rows",

@@ -21,16 +21,24 @@ from edshook.interventions import (
     StepSchedule,
 )
 from edshook.training.activations import ActivationSet
-from edshook.training.trainer import TrainConfig, calibrate, train_energies, validation_rows
+from edshook.training.trainer import TrainConfig, TrainedEnergies, calibrate, train_energies, validation_rows
 
-__all__ = ["ProbeReport", "TrainedProbes", "train_conditional", "train_probes"]
+__all__ = [
+    "ConditionalParts",
+    "ProbeReport",
+    "TrainedProbes",
+    "fit_probe",
+    "train_conditional",
+    "train_conditional_parts",
+    "train_probes",
+]
 
 
 @dataclass(frozen=True)
 class ProbeReport:
-    """Validation figures of one layer's harmfulness probe (validation rows are never trained on)."""
+    """Validation figures of a harmfulness probe (validation rows are never trained on)."""
 
-    layer: int
+    layers: tuple[int, ...]
     val_accuracy: float
     val_auc: float
 
@@ -68,19 +76,26 @@ def train_probes(
             f"All {len(activations)} prompts are {'harmful' if bool(harmful.all()) else 'benign'}; "
             "a harmfulness probe needs both. Fix: collect harmful and benign prompts."
         )
-    is_val = validation_rows(activations.ids, config)
     probes, reports = {}, {}
-    for layer in tqdm(
-        list(activations.layers if layers is None else layers), desc="train probes", unit="layer", disable=not progress
-    ):
-        x = activations.layer(layer).float()[:, None]
-        probe = _fit(LinearProbe(layer, x.shape[-1]), x[~is_val], harmful[~is_val], l2)
-        with torch.no_grad():
-            scores = probe(x[is_val])
-        _, _, auc = calibrate(scores[~harmful[is_val]], scores[harmful[is_val]])
-        accuracy = float(((scores >= 0) == harmful[is_val]).float().mean())
-        probes[layer], reports[layer] = probe.eval(), ProbeReport(layer, accuracy, auc)
+    chosen = list(activations.layers if layers is None else layers)
+    for layer in tqdm(chosen, desc="train probes", unit="layer", disable=not progress):
+        probes[layer], reports[layer] = fit_probe(activations, (layer,), config, l2=l2)
     return TrainedProbes(probes, reports)
+
+
+def fit_probe(
+    activations: ActivationSet, layers: Sequence[int], config: TrainConfig = TrainConfig(), *, l2: float = 1e-3
+) -> tuple[LinearProbe, ProbeReport]:
+    """One harmfulness probe reading ``layers`` side by side, and its validation report."""
+    harmful = activations.harmful
+    is_val = validation_rows(activations.ids, config)
+    x = torch.stack([activations.layer(layer).float() for layer in sorted(layers)], dim=1)
+    probe = _fit(LinearProbe(layers, x.shape[-1]), x[~is_val], harmful[~is_val], l2)
+    with torch.no_grad():
+        scores = probe(x[is_val])
+    _, _, auc = calibrate(scores[~harmful[is_val]], scores[harmful[is_val]])
+    accuracy = float(((scores >= 0) == harmful[is_val]).float().mean())
+    return probe.eval(), ProbeReport(probe.layers, accuracy, auc)
 
 
 def _fit(probe: LinearProbe, x: Float[Tensor, "n layer d"], y: Bool[Tensor, " n"], l2: float) -> LinearProbe:
@@ -98,6 +113,84 @@ def _fit(probe: LinearProbe, x: Float[Tensor, "n layer d"], y: Bool[Tensor, " n"
     return probe
 
 
+@dataclass(frozen=True)
+class ConditionalParts:
+    """The trained pieces of a conditional policy, before its steering settings are chosen."""
+
+    probe: LinearProbe
+    probe_report: ProbeReport
+    benign: TrainedEnergies
+    harmful: TrainedEnergies | None
+    activations: ActivationSet
+
+    def policy(
+        self,
+        *,
+        k: int = 3,
+        benign_schedule: StepSchedule = StepSchedule(steps=5, step_size=2.0),
+        harmful_schedule: StepSchedule = StepSchedule(steps=5, step_size=2.0),
+        constraint: NormConstraint = NormConstraint(),
+        positions: PositionSelector = PositionSelector(),
+        benign_below: float = 0.5,
+        harmful_above: float = 0.5,
+    ) -> ConditionalSteering:
+        """The policy with these settings; each energy keeps its top ``k`` layers."""
+
+        def part(trained: TrainedEnergies, schedule: StepSchedule) -> EnergySteering:
+            return trained.policy(
+                k, schedule=schedule, constraint=constraint, positions=positions, activations=self.activations
+            )
+
+        benign = part(self.benign, benign_schedule)
+        harmful = None if self.harmful is None else part(self.harmful, harmful_schedule)
+        report = self.probe_report
+        probe = {"layers": list(report.layers), "val_accuracy": report.val_accuracy, "val_auc": report.val_auc}
+        metadata = {"probe": probe}
+        return ConditionalSteering(
+            self.probe, benign, harmful, benign_below=benign_below, harmful_above=harmful_above, metadata=metadata
+        )
+
+
+def train_conditional_parts(
+    activations: ActivationSet,
+    *,
+    config: TrainConfig = TrainConfig(),
+    probe_layers: Sequence[int] | None = None,
+    probe_window: int = 1,
+    progress: bool = True,
+) -> ConditionalParts:
+    """The probe and the two energies of a conditional policy, from one activation cache.
+
+    - The probe learns harmful vs benign prompts. It reads ``probe_layers`` if given; else the layer
+      with the best single-layer validation accuracy in the first two thirds of the model and the
+      ``probe_window - 1`` layers before it.
+    - The benign energy learns false refusal (high) vs helpful answer (low) on benign prompts; the
+      harmful energy learns jailbreak (high) vs safe refusal (low) on harmful prompts, each on every
+      layer at or after the probe's decision layer.
+    - Without both answers among the harmful prompts (e.g. the model refused all of them) there is
+      no harmful energy: a warning says so and harmful prompts are left unsteered.
+    """
+    if probe_layers is None:
+        n_layers = activations.model.n_layers
+        candidates = [layer for layer in activations.layers if layer < 2 * n_layers // 3]
+        best = train_probes(activations, candidates or None, config, progress=progress).best().layer
+        probe_layers = [layer for layer in activations.layers if best - probe_window < layer <= best]
+    probe, report = fit_probe(activations, probe_layers, config)
+    later = [layer for layer in activations.layers if layer >= probe.layer]
+    harmful = activations.harmful
+    benign_energies = train_energies(activations.subset(~harmful), later, config, progress=progress)
+    try:
+        harmful_energies: TrainedEnergies | None = train_energies(
+            activations.subset(harmful), later, config, progress=progress
+        )
+    except TrainingError as err:
+        warnings.warn(
+            f"No harmful energy ({err}); harmful prompts will be left unsteered.", RuntimeWarning, stacklevel=2
+        )
+        harmful_energies = None
+    return ConditionalParts(probe, report, benign_energies, harmful_energies, activations)
+
+
 def train_conditional(
     activations: ActivationSet,
     *,
@@ -108,53 +201,15 @@ def train_conditional(
     probe_threshold: float = 0.5,
     constraint: NormConstraint = NormConstraint(),
     positions: PositionSelector = PositionSelector(),
-    probe_layer: int | None = None,
+    probe_layers: Sequence[int] | None = None,
+    probe_window: int = 1,
     progress: bool = True,
 ) -> ConditionalSteering:
-    """A :class:`ConditionalSteering` policy from one activation cache.
-
-    - The probe learns harmful vs benign prompts; unless ``probe_layer`` is given, the layer with
-      the best validation accuracy in the first two thirds of the model.
-    - The benign energy learns false refusal (high) vs helpful answer (low) on benign prompts; the
-      harmful energy learns jailbreak (high) vs safe refusal (low) on harmful prompts. Each keeps
-      its top ``k`` layers at or after the probe's layer.
-    - Without both answers among the harmful prompts (e.g. the model refused all of them) there is
-      no harmful energy: a warning says so and harmful prompts are left unsteered.
-    """
-    n_layers = activations.model.n_layers
-    if probe_layer is None:
-        candidates = [layer for layer in activations.layers if layer < 2 * n_layers // 3]
-        probes = train_probes(activations, candidates or None, config, progress=progress)
-        probe = probes.best()
-    else:
-        probes = train_probes(activations, [probe_layer], config, progress=progress)
-        probe = probes.probes[probe_layer]
-    later = [layer for layer in activations.layers if layer >= probe.layer]
-    harmful = activations.harmful
-    parts: dict[str, EnergySteering | None] = {}
-    for name, rows, schedule in (("benign", ~harmful, benign_schedule), ("harmful", harmful, harmful_schedule)):
-        try:
-            trained = train_energies(activations.subset(rows), later, config, progress=progress)
-        except TrainingError as err:
-            if name == "benign":
-                raise
-            warnings.warn(
-                f"No harmful energy ({err}); harmful prompts will be left unsteered.", RuntimeWarning, stacklevel=2
-            )
-            parts[name] = None
-            continue
-        parts[name] = trained.policy(
-            k, schedule=schedule, constraint=constraint, positions=positions, activations=activations
-        )
-    benign = parts["benign"]
-    assert benign is not None, "a benign energy always trains or raises"
-    report = probes.reports[probe.layer]
-    metadata = {"probe": {"layer": report.layer, "val_accuracy": report.val_accuracy, "val_auc": report.val_auc}}
-    return ConditionalSteering(
-        probe,
-        benign,
-        parts["harmful"],
-        benign_below=probe_threshold,
-        harmful_above=probe_threshold,
-        metadata=metadata,
+    """A :class:`ConditionalSteering` policy from one activation cache (see :func:`train_conditional_parts`)."""
+    parts = train_conditional_parts(
+        activations, config=config, probe_layers=probe_layers, probe_window=probe_window, progress=progress
     )
+    return parts.policy(
+        k=k, benign_schedule=benign_schedule, harmful_schedule=harmful_schedule, constraint=constraint,
+        positions=positions, benign_below=probe_threshold, harmful_above=probe_threshold,
+    )  # fmt: skip

@@ -162,7 +162,7 @@ def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path
     )
 
     output = run("train", str(tmp_path / "run"), "--out", str(tmp_path / "policy"), "--top-k", "1")
-    assert "probe at layer" in output and "edshook tune" in output
+    assert "probe at layers" in output and "edshook tune" in output
     policy = ConditionalSteering.load(tmp_path / "policy", model=spec)
     assert policy.harmful_above == 0.5 and policy.probe.layer <= min(policy.benign.layers + policy.harmful.layers)
 
