@@ -37,6 +37,16 @@ class Capability:
         answers = backend.generate(prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, progress=False)
         return cls(tuple(prompts), logits, tuple(answers))
 
+    def distance(self, backend: Backend, system_prompt: str | None = None, batch_size: int = 32) -> tuple[float, float]:
+        """How far the backend, as it is now (interventions attached), is from the base model here:
+        the mean next-token KL after each prompt, and the perplexity of the base model's answers."""
+        prompts = list(self.prompts)
+        logits = backend.logits(prompts, batch_size=batch_size, system_prompt=system_prompt, progress=False)
+        logprob, counts = backend.answer_logprob(
+            prompts, list(self.answers), batch_size=batch_size, system_prompt=system_prompt, progress=False
+        )
+        return float(kl_divergence(self.logits, logits).mean()), perplexity(logprob, counts)
+
 
 @dataclass(frozen=True)
 class AnswerRecord:
@@ -177,17 +187,7 @@ def evaluate(
             )
         generation_seconds = time.perf_counter() - started
         if capability is not None:
-            harmless = list(capability.prompts)
-            logits = backend.logits(harmless, batch_size=batch_size, system_prompt=method.system_prompt, progress=False)
-            kl = float(kl_divergence(capability.logits, logits).mean())
-            logprob, counts = backend.answer_logprob(
-                harmless,
-                list(capability.answers),
-                batch_size=batch_size,
-                system_prompt=method.system_prompt,
-                progress=False,
-            )
-            harmless_ppl = perplexity(logprob, counts)
+            kl, harmless_ppl = capability.distance(backend, method.system_prompt, batch_size)
     results = {}
     for name, prompts in sets.items():
         answers = [backend.decode(row) for row in tokens[name]]
