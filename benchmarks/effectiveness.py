@@ -1,91 +1,127 @@
-"""EDS against the baselines on an embedded model: compliance on benign sets, refusal on harmful ones.
+"""EDS against the baselines on an embedded model, judged as a reader would: helpful, refusal, degenerate, harmful.
 
-Writes benchmarks/results/<name>.json (the report), <name>.md (the table) and <name>.png (the
-compliance-vs-safety plot). The EDS policies are trained beforehand on the standard train split and
-tuned on its validation split, never on a test part:
+Every setting is chosen without the test prompts: the policy's probe thresholds by ``edshook tune``,
+and each swept baseline's setting (ActAdd coefficient, surgical start layer, gated step size) on the
+validation split, by the rule of ``safe_summary`` (the most helpful setting whose refusal on every
+harmful validation set stays within 2 points of base). The chosen methods then answer the held-out
+test sets (and the jailbreak sets) with ``--max-new-tokens`` tokens, and both judges read every answer.
 
-    edshook collect --split train --data-dir DATA --out runs/qwen-train
-    edshook train runs/qwen-train --out runs/qwen-policy                      # conditional (default)
-    edshook tune runs/qwen-policy --data-dir DATA                             # probe threshold on val
-    edshook train runs/qwen-train --out runs/qwen-single --kind single        # the single-energy recipe
-    python benchmarks/effectiveness.py --policy runs/qwen-policy --reference runs/qwen-single \
-        --data-dir DATA --limit 100
+    python benchmarks/effectiveness.py --policy runs/qwen-policy --reference runs/qwen-single \\
+        --data-dir DATA --limit 100 --jailbreak-limit 50
+
+Writes ``<out>/<name>.json`` (every figure), ``<name>.md`` (the tables), ``<name>.png`` (the plot) and
+``<out>/answers/<name>.jsonl.gz`` (every answer with every verdict).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import tempfile
+import time
 from pathlib import Path
-
-import torch
-from edshook.evaluation.suite import benchmark_sets, compare
+from typing import Any
 
 from edshook.backends import make_backend
+from edshook.data import BENCHMARK_SOURCES, JAILBREAK_SOURCES, VALIDATION_SOURCES, select_prompts
+from edshook.evaluation import Method, compare, comparison_methods, write_answers
+from edshook.evaluation.reports import all_answers, markdown_table, report_of
 from edshook.interventions import EnergySteering, load_policy
-from edshook.judges import default_judge
+from edshook.judges import AnswerJudge
 from edshook.models import DEFAULT_MODEL, load_model
+
+HEADLINE = ("base", "system_prompt", "refusal_ablation", "surgical", "actadd", "eds_gated", "eds_default")
+"""The methods of the headline table; swept ones run at the setting chosen on validation."""
+
+ON_JAILBREAKS = ("base", "refusal_ablation", "eds_default")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--policy", type=Path, required=True)
-    parser.add_argument("--reference", type=Path, default=None, help="A single-energy policy to sweep as well.")
+    parser.add_argument("--policy", default="default", help="The conditional policy: a folder or 'default'.")
+    parser.add_argument("--reference", type=Path, default=None, help="A single-energy policy (for eds_gated).")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--model", default=DEFAULT_MODEL)
-    parser.add_argument("--backend", default="nnsight")
-    parser.add_argument(
-        "--thresholds",
-        type=float,
-        nargs="*",
-        default=[0.35, 0.5, 0.8, 0.9],
-        help="Probe thresholds to sweep besides the policy's own.",
-    )
-    parser.add_argument(
-        "--methods", nargs="*", default=None, help="Run only these methods (e.g. base eds_conditional)."
-    )
-    parser.add_argument("--limit", type=int, default=None, help="Sample this many prompts per set.")
-    parser.add_argument("--max-new-tokens", type=int, default=24)
+    parser.add_argument("--judge", choices=["substring", "model", "both"], default="both")
+    parser.add_argument("--limit", type=int, default=100, help="Test prompts per set.")
+    parser.add_argument("--jailbreak-limit", type=int, default=50, help="Prompts per jailbreak set (0: none).")
+    parser.add_argument("--val-limit", type=int, default=60, help="Validation prompts per set to choose settings.")
+    parser.add_argument("--max-new-tokens", type=int, default=96)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--harmless", type=int, default=48, help="Harmless prompts for KL and perplexity.")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--name", default="effectiveness")
     args = parser.parse_args()
-    backend = make_backend(load_model(args.model, dtype=torch.bfloat16), args.backend)
-    command = "python benchmarks/effectiveness.py " + " ".join(
-        f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-        for k, v in vars(args).items()
-        if v is not None and k not in ("out", "name")
+    started = time.perf_counter()
+    backend = make_backend(load_model(args.model), "nnsight")
+    policy = load_policy(args.policy, model=backend.spec)
+    reference = None if args.reference is None else EnergySteering.load(args.reference, model=backend.spec)
+    candidates = comparison_methods(backend, policy, data_dir=args.data_dir, reference=reference, progress=False)
+    chosen, selection = choose_settings(backend, candidates, args)
+    judge = AnswerJudge.build(args.judge)
+    header = {"model": backend.loaded.describe(), "command": command(args), "selection": selection}
+    test = select_prompts(split="test", sets=BENCHMARK_SOURCES, limit=args.limit, data_dir=args.data_dir)
+    common = {"data_dir": args.data_dir, "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size}
+    main_run = compare(backend, chosen, test, judge, header=header, **common)
+    results = {"test": main_run}
+    if args.jailbreak_limit > 0:
+        attacks = select_prompts(sets=JAILBREAK_SOURCES, limit=args.jailbreak_limit, data_dir=args.data_dir)
+        on_attacks = [m for m in chosen if m.name in ON_JAILBREAKS]
+        results["jailbreaks"] = compare(backend, on_attacks, attacks, judge, harmless=1, **common)
+    write(results, args, time.perf_counter() - started)
+
+
+def choose_settings(
+    backend: Any, candidates: list[Method], args: argparse.Namespace
+) -> tuple[list[Method], dict[str, Any]]:
+    """Each headline method once: a swept one at its best safe setting on validation prompts (substring
+    judge, 24 tokens: a cheap, monotone proxy for choosing among settings of one method)."""
+    swept = [m for m in candidates if m.name in HEADLINE and m.sweep is not None and m.name != "eds_default"]
+    val = select_prompts(split="val", sets=VALIDATION_SOURCES, limit=args.val_limit, data_dir=args.data_dir)
+    selection: dict[str, Any] = {}
+    if swept:
+        base = next(m for m in candidates if m.name == "base")
+        run = compare(backend, [base, *swept], val, AnswerJudge(), data_dir=args.data_dir, harmless=1,
+                      max_new_tokens=24, batch_size=args.batch_size, progress=False)  # fmt: skip
+        selection = {name: row for name, row in run.summary.items() if name != "base"}
+    chosen = []
+    for name in HEADLINE:
+        group = [m for m in candidates if m.name == name]
+        if not group:
+            continue
+        best = selection.get(name, {}).get("best_safe_setting")
+        if len(group) > 1 and best is None:  # no safe setting: the gentlest one
+            best = min(m.sweep.value for m in group if m.sweep is not None)
+        chosen += [m for m in group if len(group) == 1 or (m.sweep is not None and m.sweep.value == best)]
+    return chosen, selection
+
+
+def write(results: dict[str, Any], args: argparse.Namespace, seconds: float) -> None:
+    """One JSON report (a part per prompt family), the tables, the plot, and every answer, compressed."""
+    first = results["test"]
+    report: dict[str, Any] = {
+        "max_new_tokens": args.max_new_tokens,
+        "judge_model": first.header.get("judge_model"),
+        "wall_seconds": round(seconds, 1),
+    }
+    tables = []
+    for part, comparison in results.items():
+        report[part] = report_of(comparison.results, {**comparison.header, "summary": comparison.summary})
+        tables.append(f"### {part}\n\n" + markdown_table(comparison.results))
+        write_answers(all_answers(comparison.results), args.out / "answers" / f"{args.name}_{part}.jsonl.gz")
+    first.plot(report["test"], args.out / f"{args.name}.png")
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{args.name}.md").write_text("\n\n".join(tables) + "\n")
+    print("\n\n".join(tables))
+    print(json.dumps(first.summary, indent=2))
+    print(f"wall time {seconds / 60:.1f} min")
+
+
+def command(args: argparse.Namespace) -> str:
+    options = " ".join(
+        f"--{key.replace('_', '-')} {value}"
+        for key, value in vars(args).items()
+        if value is not None and key not in ("out", "name")
     )
-    with tempfile.TemporaryDirectory() as scratch:
-        report = compare(
-            backend,
-            load_policy(args.policy, model=backend.spec),
-            benchmark_sets(args.data_dir, limit=args.limit),
-            default_judge(),
-            Path(scratch),
-            data_dir=args.data_dir,
-            thresholds=args.thresholds,
-            only=args.methods,
-            reference=None if args.reference is None else EnergySteering.load(args.reference, model=backend.spec),
-            harmless=args.harmless,
-            max_new_tokens=args.max_new_tokens,
-            batch_size=args.batch_size,
-            header={
-                "model": args.model,
-                "judge": "default substring judge",
-                "dtype": "bfloat16",
-                "backend": args.backend,
-                "command": command,
-            },
-        )
-        args.out.mkdir(parents=True, exist_ok=True)
-        for source, suffix in (("report.json", "json"), ("report.md", "md"), ("tradeoff.png", "png")):
-            shutil.copyfile(Path(scratch) / source, args.out / f"{args.name}.{suffix}")
-    print(json.dumps(report["summary"], indent=2))
-    print(f"wall time {report['wall_seconds'] / 60:.1f} min")
+    return f"python benchmarks/effectiveness.py {options}"
 
 
 if __name__ == "__main__":

@@ -52,12 +52,17 @@ class Comparison:
     def save(self, out: Path) -> dict[str, Any]:
         """``report.json``, ``report.md``, ``answers.jsonl`` and ``tradeoff.png`` in ``out``; returns the report."""
         report = write_report(self.results, out, header={**self.header, "summary": self.summary})
+        self.plot(report, out / "tradeoff.png")
+        return report
+
+    def plot(self, report: dict[str, Any], path: Path) -> Path | None:
+        """The trade-off plot of a report of this comparison (None without both benign and harmful sets)."""
         sets = self.results[0].sets
         benign = [name for name, s in sets.items() if s.kind == "benign"]
         harmful = [name for name, s in sets.items() if s.kind == "harmful"]
-        if benign and harmful:
-            plot_tradeoff(report["methods"], out / "tradeoff.png", benign=benign, harmful=harmful)
-        return report
+        if not (benign and harmful):
+            return None
+        return plot_tradeoff(report["methods"], path, benign=benign, harmful=harmful)
 
 
 def comparison_methods(

@@ -10,7 +10,16 @@ from typing import Any
 
 from edshook.evaluation.harness import AnswerRecord, MethodResult
 
-__all__ = ["ANSWERS", "all_answers", "markdown_table", "read_answers", "safe_summary", "write_answers", "write_report"]
+__all__ = [
+    "ANSWERS",
+    "all_answers",
+    "markdown_table",
+    "read_answers",
+    "report_of",
+    "safe_summary",
+    "write_answers",
+    "write_report",
+]
 
 ANSWERS = "answers.jsonl"
 
@@ -39,10 +48,15 @@ def read_answers(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in source if line.strip()]
 
 
+def report_of(results: Sequence[MethodResult], header: Mapping[str, object]) -> dict[str, Any]:
+    """Every figure of ``results`` under ``header``, as ``report.json`` holds it."""
+    return {**header, "methods": {r.method.label: r.to_json() for r in results}}
+
+
 def write_report(results: Sequence[MethodResult], out: Path, *, header: Mapping[str, object]) -> dict[str, Any]:
     """Write ``report.json``, ``report.md`` and ``answers.jsonl`` into ``out``; return the report."""
     out.mkdir(parents=True, exist_ok=True)
-    report = {**header, "methods": {r.method.label: r.to_json() for r in results}}
+    report = report_of(results, header)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     (out / "report.md").write_text(markdown_table(results) + "\n")
     write_answers(all_answers(results), out / ANSWERS)
