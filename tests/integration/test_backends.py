@@ -113,3 +113,32 @@ def test_any_prompt_formats_or_gets_a_prompt_error(nnsight_backend, text):
 def test_prompt_longer_than_the_context_is_an_error(nnsight_backend):
     with pytest.raises(PromptError, match="context is 256 tokens"):
         nnsight_backend.generate(["word " * 400], progress=False)
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_a_model_split_across_two_gpus_steers_each_layer_where_it_lives(library, tmp_path):
+    """accelerate places the first half of the blocks on one GPU and the rest on the other; each
+    energy is placed beside its own block and the answers match the model on one GPU."""
+    from edshook.interventions import EnergyModel, EnergySteering, StepSchedule
+    from edshook.models import load_model
+
+    loaded = make_tiny_model()
+    loaded.model.save_pretrained(tmp_path)
+    loaded.tokenizer.save_pretrained(tmp_path)
+    split = {"model.embed_tokens": 0, "model.layers.0": 0, "model.layers.1": 0, "model.layers.2": 1,
+             "model.layers.3": 1, "model.norm": 1, "model.rotary_emb": 1, "lm_head": 1}  # fmt: skip
+    torch.manual_seed(0)
+    policy = EnergySteering(
+        {1: EnergyModel(64, hidden=(8,)), 3: EnergyModel(64, hidden=(8,))}, schedule=StepSchedule(2)
+    )
+    answers = {}
+    for name, options in (("split", {"device_map": split}), ("one", {"device": "cuda:0"})):
+        backend = make_backend(load_model(str(tmp_path), dtype="float32", **options), library)
+        with backend.steer(policy) as handle:
+            answers[name] = backend.generate(
+                ["How do I kill a Python process?", "hello"], max_new_tokens=6, progress=False
+            )
+        if name == "split":
+            assert {site.layer: device.index for site, device in handle.devices.items()} == {1: 0, 3: 1}
+    assert answers["split"] == answers["one"]

@@ -147,3 +147,27 @@ def test_conditional_policy_routes_each_prompt_the_same_way_on_both_backends():
         assert 0 < sum(scores[library] > threshold) < len(PROMPTS), "both routes are taken"
     assert answers["transformer_lens"] == answers["nnsight"]
     assert torch.allclose(scores["transformer_lens"], scores["nnsight"], atol=1e-5)
+
+
+def test_nonfinite_energies_are_reported_once_per_run(tiny_backend):
+    class Broken(torch.nn.Module):
+        d_model = 64
+
+        def forward(self, h):
+            return h.sum(-1) * float("nan")
+
+    policy = EnergySteering({2: Broken()}, schedule=StepSchedule(steps=2, step_size=1.0))
+    plain = tiny_backend.generate(PROMPTS[:2], max_new_tokens=3, progress=False)
+    with pytest.warns(RuntimeWarning, match="NaN or infinite") as caught, tiny_backend.steer(policy):
+        steered = tiny_backend.generate(PROMPTS[:2], max_new_tokens=3, progress=False)
+    assert steered == plain, "unsteerable states are left where they were"
+    assert len([w for w in caught if "NaN" in str(w.message)]) == 1, "one warning per run, after it"
+
+
+def test_energy_records_follow_the_callers_prompt_order(tiny_backend):
+    with tiny_backend.steer(quadratic_policy(), record=True) as handle:
+        tiny_backend.generate(PROMPTS, max_new_tokens=2, progress=False)
+    prefill = [r for r in handle.trace.records if r.phase == "prefill"]
+    assert sorted(r.prompt for r in prefill) == list(range(len(PROMPTS)))
+    lengths = [len(tiny_backend.format(p)) for p in PROMPTS]
+    assert lengths != sorted(lengths), "the backend batches by length, so the order must be mapped back"

@@ -141,3 +141,37 @@ def test_policy_load_errors(tmp_path):
     (tmp_path / "p" / "policy.json").write_text(json.dumps({"kind": "energy_steering", "format": 99}))
     with pytest.raises(PolicyError, match="format 99"):
         EnergySteering.load(tmp_path / "p")
+
+
+def test_masked_descent_equals_descending_only_the_selected_rows():
+    """The accelerator path (every row, masked updates, no early exit) gives what the CPU path gives."""
+    torch.manual_seed(0)
+    policy = EnergySteering(
+        {0: EnergyModel(8, hidden=(16,))}, gates={0: -10.0}, schedule=StepSchedule(steps=4, step_size=0.5, gated=True)
+    )
+    states, active = torch.randn(6, 8), torch.tensor([True, False, True, True, False, True])
+    masked = policy.descend(0, states, active=active, early_exit=False)
+    compact = policy.descend(0, states[active])
+    assert torch.equal(masked.states[active], compact.states) and torch.equal(masked.states[~active], states[~active])
+    assert masked.n_steps[~active].tolist() == [0, 0]
+
+
+def test_positions_window_and_max_generated():
+    real = torch.tensor([[False, True, True], [True, True, True]])
+    prefill = SiteCall(Site(0), "prefill", 0, real)
+    assert PositionSelector("last").mask(prefill).tolist() == [[False, False, True], [False, False, True]]
+    assert torch.equal(PositionSelector("all").mask(prefill), real)
+    assert PositionSelector("none").window(prefill) is None
+    first, late = (SiteCall(Site(0), "decode", step, torch.ones(2, 1, dtype=torch.bool)) for step in (2, 3))
+    limited = PositionSelector(max_generated=2)
+    assert limited.window(first) == 1 and limited.window(late) is None, "only the first two generated tokens"
+    with pytest.raises(ValueError, match="max_generated"):
+        PositionSelector(max_generated=-1)
+
+
+def test_place_moves_each_energy_to_its_sites_device():
+    policy = EnergySteering({1: EnergyModel(8, hidden=(4,)), 2: EnergyModel(8, hidden=(4,))})
+    policy.place({Site(1): torch.device("cpu"), Site(2): torch.device("cpu")})
+    assert {next(policy.energy(layer).parameters()).device.type for layer in (1, 2)} == {"cpu"}
+    with pytest.raises(KeyError):
+        policy.place({Site(1): torch.device("cpu")})  # a site without a device is a bug in the caller
