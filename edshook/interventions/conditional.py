@@ -181,6 +181,18 @@ class ConditionalSteering(nn.Module):
                 name = "benign" if benign else "harmful" if harmful else "none"
                 call.trace.routes.append(RouteRecord(call.prompt(row), score, name))  # type: ignore[arg-type]
 
+    def describe(self) -> str:
+        """A few lines a reader can check: the probe, the thresholds, each part."""
+        lines = [
+            f"probe on layers {list(self.probe.layers)}: steered as benign at P(harmful) <= {self.benign_below:g}, "
+            f"as harmful above {self.harmful_above:g}"
+            + (", unsteered between" if self.benign_below < self.harmful_above else ""),
+            f"benign energy (towards answering), {self.benign.describe()}",
+        ]
+        if self.harmful is not None:
+            lines.append(f"harmful energy (towards refusing), {self.harmful.describe()}")
+        return "\n".join(lines)
+
     def extra_repr(self) -> str:
         band = f"benign_below={self.benign_below:g}, harmful_above={self.harmful_above:g}"
         return f"probe_layers={self.probe.layers}, {band}"

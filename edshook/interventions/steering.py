@@ -214,6 +214,29 @@ class EnergySteering(nn.Module):
     def extra_repr(self) -> str:
         return f"layers={self.layers}, schedule={self.schedule}, positions={self.positions}"
 
+    def describe(self) -> str:
+        """One line a reader can check: layers, steps, gating, positions.
+
+        Examples:
+            >>> EnergySteering({12: EnergyModel(896, hidden=(8,))}, schedule=StepSchedule(steps=3)).describe()
+            'layers [12]: 3 steps of 0.95, ungated; last prompt token and every generated token'
+        """
+        s = self.schedule
+        decay = "" if s.decay == 1.0 else f" decaying by {s.decay:g}"
+        gate = "gated" if s.gated else "ungated"
+        prompt = {"last": "last prompt token", "all": "every prompt token", "none": "no prompt token"}[
+            self.positions.prompt
+        ]
+        limit = self.positions.max_generated
+        generated = (
+            "no generated token"
+            if not self.positions.generated or limit == 0
+            else ("every generated token" if limit is None else f"the first {limit} generated tokens")
+        )
+        return (
+            f"layers {list(self.layers)}: {s.steps} steps of {s.step_size:g}{decay}, {gate}; {prompt} and {generated}"
+        )
+
     def save(self, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32) -> Path:
         """Write ``policy.json`` and ``energies.safetensors`` into ``folder``; float16 weights halve the size."""
         return save_energy_steering(self, folder, weights_dtype=weights_dtype)
