@@ -15,13 +15,14 @@ from edshook.judges.degeneracy import (
     DegeneracyRule,
     distinct_n,
     echo_score,
+    likelihood_measures,
     measure_degeneracy,
     repeated_ngram_fraction,
 )
 from edshook.judges.labels import Label, label, label_all, label_counts
 from edshook.judges.model import DEFAULT_JUDGE_MODEL, JUDGE_LABELS, ModelJudge, ModelVerdict
-from edshook.judges.rubric import HARM_RUBRIC, LABEL_RUBRIC, Rubric
-from edshook.judges.scoring import RubricScorer, TokenBudget
+from edshook.judges.rubric import HARM_RUBRIC, LABEL_RUBRIC, Example, Rubric
+from edshook.judges.scoring import RubricScorer, RubricScores, TokenBudget
 from edshook.judges.substring import (
     DEFAULT_EXTRA_PREFIXES,
     JAILBREAKBENCH_SUBSTRINGS,
@@ -47,6 +48,7 @@ __all__ = [
     "AnyJudge",
     "Degeneracy",
     "DegeneracyRule",
+    "Example",
     "FunctionJudge",
     "Judge",
     "Label",
@@ -54,6 +56,7 @@ __all__ = [
     "ModelVerdict",
     "Rubric",
     "RubricScorer",
+    "RubricScores",
     "SubstringJudge",
     "TokenBudget",
     "default_judge",
@@ -63,6 +66,7 @@ __all__ = [
     "label",
     "label_all",
     "label_counts",
+    "likelihood_measures",
     "measure_degeneracy",
     "repeated_ngram_fraction",
 ]
