@@ -78,9 +78,9 @@ def build(rows: list[dict], per_class: int, tokenizer) -> list[Item]:
     opening = judge.judges[1]
     flagged = judge([r["answer"] for r in rows])
     opens = opening([r["answer"] for r in rows])
-    refusals = [r for r, f, o in zip(rows, flagged, opens) if r["harmful"] and f and o]
-    answered = [r for r, f in zip(rows, flagged) if r["harmful"] and not f and r["answer"].strip()]
-    harmless = [r for r, f in zip(rows, flagged) if r["source"] == HARMLESS_SOURCE and not f]
+    refusals = [r for r, f, o in zip(rows, flagged, opens, strict=True) if r["harmful"] and f and o]
+    answered = [r for r, f in zip(rows, flagged, strict=True) if r["harmful"] and not f and r["answer"].strip()]
+    harmless = [r for r, f in zip(rows, flagged, strict=True) if r["source"] == HARMLESS_SOURCE and not f]
 
     def item(row: dict, construction: str, answer: str, expected: str | None, harm: bool | None,
              prompt: str | None = None) -> Item:
@@ -145,7 +145,7 @@ def summarise(items: list[Item], half: str) -> dict:
                   for i in harm]
     real = [i for i in chosen if i.construction.startswith("real_")]
     substring = default_judge()([i.answer for i in real])
-    agree = [(i.judged["label"] == "refusal") == s for i, s in zip(real, substring)]
+    agree = [(i.judged["label"] == "refusal") == s for i, s in zip(real, substring, strict=True)]
     return {
         "judge": {label: precision_recall(judge_pairs, label) for label in JUDGE_LABELS},
         "model_only": {label: precision_recall(model_pairs, label) for label in JUDGE_LABELS},
@@ -165,7 +165,7 @@ def judge_items(judge: ModelJudge, items: list[Item]) -> dict:
     verdicts = judge.verdicts([i.prompt for i in items], [i.answer for i in items],
                               harmful=[i.expected_harm is not None for i in items])
     seconds = time.perf_counter() - started
-    for item, verdict in zip(items, verdicts):
+    for item, verdict in zip(items, verdicts, strict=True):
         item.judged = verdict.to_json()
         model_label = max(verdict.probabilities, key=verdict.probabilities.get)
         item.judged["rule"] = None if judge.rule is None else judge.rule.reason(verdict.degeneracy, model_label)

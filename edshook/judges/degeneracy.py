@@ -133,7 +133,7 @@ class Degeneracy:
     logprob: float | None = None
     relevance: float | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, float | int | None]:
         """Rounded values for reports.
 
         Examples:
@@ -253,7 +253,7 @@ class DegeneracyRule:
         )
         return next((name for name, fired in checks if fired), None)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, float | int]:
         """The thresholds, for reports."""
         return {"max_repeated_ngrams": self.max_repeated_ngrams, "max_echo": self.max_echo,
                 "min_logprob": self.min_logprob, "min_relevance": self.min_relevance, "min_words": self.min_words}

@@ -65,9 +65,9 @@ class ModelVerdict:
         """True when the label is ``refusal`` (a degenerate answer is not counted as a refusal)."""
         return self.label == "refusal"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, object]:
         """Rounded values for reports; ``degeneracy`` only when measured."""
-        result = {
+        result: dict[str, object] = {
             "label": self.label,
             "probabilities": {name: round(p, 4) for name, p in self.probabilities.items()},
             "harmful": None if self.harmful is None else round(self.harmful, 4),
@@ -132,7 +132,17 @@ class ModelJudge:
         self.harm = RubricScorer(loaded, harm_rubric, budget=budget, reuse_prefix=reuse_prefix)
 
     def __repr__(self) -> str:
-        return f"ModelJudge(model={self.loaded.model_id!r}, batch_size={self.batch_size}, rule={self.rule})"
+        return f"ModelJudge(model={self.model_id!r}, batch_size={self.batch_size}, rule={self.rule})"
+
+    @property
+    def model_id(self) -> str:
+        """The judge model's id, for report headers.
+
+        Examples:
+            >>> ModelJudge.load().model_id  # doctest: +SKIP
+            'qwen2.5-coder-1.5b-instruct'
+        """
+        return self.loaded.model_id
 
     @classmethod
     def load(
@@ -172,13 +182,13 @@ class ModelJudge:
                 f"got {len(prompts)} prompts, {len(answers)} answers and {len(flags)} harmful flags; "
                 "pass one of each per answer"
             )
-        options = {"batch_size": self.batch_size, "progress": self.progress}
-        measuring = self.rule is not None
-        scores = self.labels(prompts, answers, answer_logprobs=measuring, **options)
-        alone = self.labels.answer_logprobs_alone(answers, first=RELEVANCE_TOKENS, **options) if measuring else None
+        size, progress, measuring = self.batch_size, self.progress, self.rule is not None
+        scores = self.labels(prompts, answers, batch_size=size, progress=progress, answer_logprobs=measuring)
+        alone = (self.labels.answer_logprobs_alone(answers, first=RELEVANCE_TOKENS, batch_size=size, progress=progress)
+                 if measuring else None)
         known = [i for i, flag in enumerate(flags) if flag]
-        helped = self.harm([prompts[i] for i in known], [answers[i] for i in known], **options).probabilities
-        harm_of = dict(zip(known, helped[:, 0].tolist()))
+        harm = self.harm([prompts[i] for i in known], [answers[i] for i in known], batch_size=size, progress=progress)
+        harm_of = dict(zip(known, harm.probabilities[:, 0].tolist(), strict=True))
         verdicts = []
         for i, row in enumerate(scores.probabilities.tolist()):
             label, measures = JUDGE_LABELS[_argmax(row)], None
@@ -186,7 +196,7 @@ class ModelJudge:
                 logprob, relevance = likelihood_measures(scores.answer_logprobs[i], alone[i])
                 measures = measure_degeneracy(answers[i], prompts[i], logprob=logprob, relevance=relevance)
                 label = "degenerate" if self.rule(measures, label) else label
-            verdicts.append(ModelVerdict(label, dict(zip(JUDGE_LABELS, row)), harm_of.get(i), measures))
+            verdicts.append(ModelVerdict(label, dict(zip(JUDGE_LABELS, row, strict=True)), harm_of.get(i), measures))
         return verdicts
 
     def __call__(self, answers: Sequence[str], prompts: Sequence[str] | None = None) -> list[bool]:

@@ -100,6 +100,8 @@ class RubricScorer:
         self.budget = budget
         self.reuse_prefix = reuse_prefix
         self._label_ids = label_token_ids(loaded.tokenizer, rubric.labels)
+        self._decoder: torch.nn.Module = loaded.model.get_decoder()  # type: ignore[no-untyped-call]
+        self._head: torch.nn.Module = loaded.model.get_output_embeddings()  # type: ignore[no-untyped-call]
         head, tail = self._template_parts()
         self._prefix = self._encode(head + REQUEST_OPEN)
         self._between = self._encode(BETWEEN)
@@ -125,13 +127,14 @@ class RubricScorer:
             messages += [{"role": "user", "content": opening + block}, {"role": "assistant", "content": example.label}]
             opening = ""
         messages.append({"role": "user", "content": opening + _MARK})
-        text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        text = str(tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
         head, _, tail = text.partition(_MARK)
         return head, tail
 
     def _encode(self, text: str, untrusted: bool = False) -> list[int]:
         """Token ids of ``text``; untrusted text cannot smuggle in special tokens such as ``<|im_end|>``."""
-        return self.loaded.tokenizer(text, add_special_tokens=False, split_special_tokens=untrusted)["input_ids"]
+        ids = self.loaded.tokenizer(text, add_special_tokens=False, split_special_tokens=untrusted)["input_ids"]
+        return [int(token) for token in ids]
 
     def _clipped(self, text: str, limit: int) -> tuple[list[int], int]:
         """The first ``limit`` tokens of ``text`` (marked when cut), and how many of them are the text's."""
@@ -155,7 +158,7 @@ class RubricScorer:
         Examples:
             >>> print(scorer.text("Hi?", "Hello!"))  # doctest: +SKIP
         """
-        return self.loaded.tokenizer.decode(self._prefix + self.item_ids(prompt, answer))
+        return str(self.loaded.tokenizer.decode(self._prefix + self.item_ids(prompt, answer)))
 
     def __call__(
         self,
@@ -175,7 +178,7 @@ class RubricScorer:
         rows = [self._row(p, a) for p, a in zip(prompts, answers, strict=True)]
         desc = f"judge ({'/'.join(self.rubric.labels)})"
         probabilities, logprobs = self._run(rows, batch_size, progress, desc, labels=True, answers=answer_logprobs)
-        return RubricScores(probabilities, logprobs)
+        return RubricScores(probabilities, logprobs if answer_logprobs else None)
 
     def answer_logprobs_alone(
         self, answers: Sequence[str], *, first: int = 32, batch_size: int = 8, progress: bool = False
@@ -191,8 +194,12 @@ class RubricScorer:
 
     def _run(
         self, rows: list[_Row], batch_size: int, progress: bool, desc: str, *, labels: bool, answers: bool
-    ) -> tuple[Float[Tensor, "item label"] | None, tuple[Float[Tensor, " token"], ...] | None]:
-        """Batches sorted by length (less padding); results back in the order of ``rows``."""
+    ) -> tuple[Float[Tensor, "item label"], tuple[Float[Tensor, " token"], ...]]:
+        """Batches sorted by length (less padding); results back in the order of ``rows``.
+
+        Label probabilities are read only with ``labels`` (zeros otherwise), answer token
+        log-probabilities only with ``answers`` (empty otherwise).
+        """
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         probabilities = torch.zeros(len(rows), len(self.rubric.labels))
@@ -207,10 +214,10 @@ class RubricScorer:
                     last = torch.tensor([len(row.ids) - 1 + offset for row in batch])
                     probabilities[chosen] = self._label_probabilities(hidden[torch.arange(len(batch)), last])
                 if answers:
-                    for i, row, states in zip(chosen, batch, hidden):
+                    for i, row, states in zip(chosen, batch, hidden, strict=True):
                         logprobs[i] = self._token_logprobs(states, row, offset)
                 bar.update(len(chosen))
-        return (probabilities if labels else None), (tuple(logprobs) if answers else None)
+        return probabilities, tuple(logprobs)
 
     @torch.inference_mode()
     def _hidden(self, rows: list[_Row]) -> tuple[Float[Tensor, "batch pos d_model"], int]:
@@ -226,19 +233,18 @@ class RubricScorer:
         if cache is None:
             ids = torch.cat([torch.tensor([self._prefix]).expand(len(rows), -1), ids], dim=1)
         device = self.loaded.model.device
-        out = self.loaded.model.get_decoder()(
+        out = self._decoder(
             input_ids=ids.to(device), attention_mask=mask.to(device), past_key_values=cache, use_cache=cache is not None
         )
-        return out.last_hidden_state, offset
+        hidden: Tensor = out.last_hidden_state
+        return hidden, offset
 
     def _cache_for(self, batch: int) -> DynamicCache:
         """A fresh copy of the instructions' key-value cache, repeated for ``batch`` rows."""
         if self._prefix_cache is None:
             device = self.loaded.model.device
             cache = DynamicCache(config=self.loaded.model.config)
-            self.loaded.model.get_decoder()(
-                input_ids=torch.tensor([self._prefix], device=device), past_key_values=cache, use_cache=True
-            )
+            self._decoder(input_ids=torch.tensor([self._prefix], device=device), past_key_values=cache, use_cache=True)
             self._prefix_cache = cache
         cache = copy.deepcopy(self._prefix_cache)
         cache.batch_repeat_interleave(batch)
@@ -246,7 +252,7 @@ class RubricScorer:
 
     def _log_softmax(self, hidden: Float[Tensor, "n d_model"]) -> Float[Tensor, "n vocab"]:
         """The language-model head on a few positions only, in float32."""
-        logits = self.loaded.model.get_output_embeddings()(hidden).float()
+        logits = self._head(hidden).float()
         softcap = getattr(self.loaded.model.config.get_text_config(), "final_logit_softcapping", None)
         if softcap:
             logits = torch.tanh(logits / softcap) * softcap

@@ -82,7 +82,7 @@ def test_one_verdict_per_answer_with_probabilities_over_the_labels(judge: ModelJ
 
 def test_harmful_only_for_prompts_known_harmful(judge: ModelJudge) -> None:
     verdicts = judge.verdicts(PROMPTS, ANSWERS, HARMFUL)
-    for verdict, known in zip(verdicts, HARMFUL):
+    for verdict, known in zip(verdicts, HARMFUL, strict=True):
         if known:
             assert verdict.harmful is not None and 0.0 <= verdict.harmful <= 1.0
         else:
@@ -100,7 +100,7 @@ def test_deterministic_and_independent_of_batch_size_order_and_prefix_cache(judg
     reversed_ = tiny_judge(loaded, batch_size=2).verdicts(PROMPTS[::-1], ANSWERS[::-1], HARMFUL[::-1])[::-1]
     for other in (one_by_one, uncached, reversed_):
         torch.testing.assert_close(matrix(other), matrix(reference), atol=1e-5, rtol=0)
-        for mine, theirs in zip(other, reference):
+        for mine, theirs in zip(other, reference, strict=True):
             assert (mine.harmful is None) == (theirs.harmful is None)
             if mine.harmful is not None:
                 assert math.isclose(mine.harmful, theirs.harmful, abs_tol=1e-5)
@@ -118,14 +118,15 @@ def test_matches_a_plain_forward_pass_of_the_whole_text(judge: ModelJudge) -> No
     scorer = judge.labels
     scores = scorer(PROMPTS, ANSWERS, batch_size=4, answer_logprobs=True)
     alone = scorer.answer_logprobs_alone(ANSWERS, first=3, batch_size=2)
-    for row, (prompt, answer) in enumerate(zip(PROMPTS, ANSWERS)):
+    for row, (prompt, answer) in enumerate(zip(PROMPTS, ANSWERS, strict=True)):
         ids = scorer._prefix + scorer.item_ids(prompt, answer)
         logprobs = plain_logprobs(judge.loaded, ids)
         per_label = torch.stack([logprobs[-1, list(t)].logsumexp(-1) for t in scorer._label_ids])
         torch.testing.assert_close(scores.probabilities[row], per_label.softmax(-1), atol=1e-5, rtol=0)
         answer_ids = scorer._encode(answer)
         start = len(ids) - len(scorer._closing) - len(answer_ids)
-        expected = logprobs[torch.arange(start - 1, start - 1 + len(answer_ids)), torch.tensor(answer_ids, dtype=torch.long)]
+        targets = torch.tensor(answer_ids, dtype=torch.long)
+        expected = logprobs[torch.arange(start - 1, start - 1 + len(answer_ids)), targets]
         torch.testing.assert_close(scores.answer_logprobs[row], expected, atol=1e-4, rtol=0)
         bare = scorer._prefix + scorer._between + answer_ids[:3]
         expected_alone = plain_logprobs(judge.loaded, bare)[len(bare) - len(answer_ids[:3]) - 1 : -1]
