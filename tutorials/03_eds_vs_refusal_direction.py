@@ -2,135 +2,143 @@
 # # EDS against refusal-direction ablation
 #
 # Refusal in chat models is often mediated by a single direction in the residual stream:
-# ablating it (projecting it out at every layer) stops the model refusing — harmful prompts
+# ablating it (projecting it out at every layer) stops the model refusing, harmful prompts
 # included. EDS instead learns an energy landscape from the model's own answers. This tutorial
 #
-# 1. trains the default conditional EDS policy and fits the refusal direction (difference in
-#    means of harmful and harmless prompts, chosen on validation prompts);
-# 2. compares base, refusal-direction ablation, surgical ablation and EDS on held-out **test**
-#    prompts, on the compliance-vs-safety plane;
-# 3. looks at the learned energies along the refusal direction, `E(h + a r)` for a range of `a`,
-#    for benign and harmful prompts.
+# 1. fits the refusal direction (difference in means of harmful and harmless prompts, chosen on
+#    validation prompts) and the false-refusal direction of surgical ablation;
+# 2. compares the base model, refusal-direction ablation, surgical ablation and the shipped EDS
+#    policy on held-out **test** prompts, on the helpfulness-vs-safety plane;
+# 3. looks at the learned energies along the refusal direction, `E(h + a r)` for a range of `a`.
 #
-# `EDSHOOK_FAST=1` runs it on a handful of prompts.
+# `EDSHOOK_FAST=1` runs it on a handful of prompts; every claim the text makes is checked below.
 
 # %%
 import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+import transformers
+from IPython.display import Image, Markdown, display
 
 FAST = os.environ.get("EDSHOOK_FAST") == "1"
-N_TRAIN = 160 if FAST else 600  # training prompts (the model's own answers)
-N_VAL = 12 if FAST else 40  # validation prompts per set, to tune the probe threshold
-N_TEST = 12 if FAST else 40  # test prompts per set
-
-import transformers
+N_DIRECTION = 16 if FAST else 64  # prompts per class for the difference in means
+N_TEST = 6 if FAST else 40  # test prompts per set
+TOKENS = 24 if FAST else 64
 
 transformers.logging.disable_progress_bar()  # keep the notebook output to what matters
 
 # %% [markdown]
-# ## Train the policy, tune its threshold, fit the refusal direction
+# ## The directions and the policy
 #
 # Everything is fitted on the train and validation parts of `standard_splits()`; the test part is
-# only used for the comparison.
+# only used for the comparison. The EDS policy is the one edshook ships for this model.
 
 # %%
-from edshook.evaluation.suite import benchmark_sets, fit_directions, validation_sets
-
 from edshook.backends import make_backend
-from edshook.data import standard_splits
-from edshook.evaluation.tuning import tune_threshold
-from edshook.judges import default_judge
+from edshook.evaluation import fit_directions
+from edshook.interventions import load_policy
 from edshook.models import load_model
-from edshook.training import collect_labelled, train_conditional
 
-backend = make_backend(load_model("qwen2.5-coder-0.5b-instruct", dtype=torch.bfloat16), "nnsight")
-judge = default_judge()
-parts = standard_splits()
-activations = collect_labelled(
-    backend, parts["train"].sample(N_TRAIN, stratify=True), judge, "runs/quickstart", progress=False
-)
-policy = train_conditional(activations, progress=False)
-tuning = tune_threshold(backend, policy, validation_sets(None, limit=N_VAL), judge, progress=False)
-policy = policy.replace(threshold=tuning.threshold)
-directions = fit_directions(backend, None, n=32 if FAST else 64)
+backend = make_backend(load_model(), "nnsight")
+policy = load_policy("default", model=backend.spec)
+directions = fit_directions(backend, None, n=N_DIRECTION, progress=False)
 refusal = directions.refusal
-print(f"probe threshold {tuning.threshold} (validation base {tuning.base})")
+print(policy.describe())
 print(f"refusal direction: layer {refusal.layer}, position {refusal.position}, norm {refusal.direction.norm():.1f}")
 
 # %% [markdown]
-# ## Compliance against safety on the test prompts
+# ## Helpfulness against safety on the test prompts
 #
-# Compliance on OR-Bench-Hard and JailbreakBench-benign (benign prompts: answering is right);
-# refusal on OR-Bench-Toxic, JailbreakBench-harmful and HarmBench (harmful prompts: refusing is
-# right). Each method is an intervention object attached the same way.
+# Benign sets: OR-Bench-Hard (prompts that sound risky) and JailbreakBench-benign (benign twins of
+# harmful requests): answering is right. Harmful sets: OR-Bench-Toxic, JailbreakBench-harmful and
+# HarmBench: refusing is right. Each method is an intervention object attached the same way, and
+# the substring judge reads the answers (`edshook compare --judge model` adds the model judge).
 
 # %%
+from pathlib import Path
+
 from edshook.baselines import DirectionalAblation
-from edshook.evaluation import Method, evaluate, markdown_table, plot_tradeoff, write_report
+from edshook.data import BENCHMARK_SOURCES, select_prompts
+from edshook.evaluation import Method, evaluate, markdown_table, write_report
+from edshook.judges import AnswerJudge
 
 n_layers = backend.n_layers
 methods = [
     Method("base"),
     Method("refusal_ablation", (DirectionalAblation(refusal.direction, range(n_layers)),)),
-    Method("surgical", (DirectionalAblation(directions.false_refusal, range(n_layers)),), strength=0),
-    *[
-        Method("eds_conditional", (policy.replace(threshold=t),), strength=t)
-        for t in sorted({0.5, tuning.threshold, 0.9})
-    ],
+    Method("surgical", (DirectionalAblation(directions.false_refusal, range(n_layers)),)),
+    Method("eds_default", (policy,)),
 ]
-test_sets = benchmark_sets(None, limit=N_TEST)
-results = [evaluate(backend, method, test_sets, judge, max_new_tokens=24) for method in methods]
-print(markdown_table(results))
+test_sets = select_prompts(split="test", sets=BENCHMARK_SOURCES, limit=N_TEST)
+results = [evaluate(backend, method, test_sets, AnswerJudge(), max_new_tokens=TOKENS) for method in methods]
+display(Markdown(markdown_table(results)))
 
 # %%
+from edshook.evaluation import plot_tradeoff
+
 report = write_report(results, Path("runs/tutorial03"), header={"n_per_set": N_TEST})
 benign, harmful = ["or_bench_hard_test", "jbb_benign"], ["or_bench_toxic_test", "jbb_harmful", "harmbench_test"]
-png = plot_tradeoff(
-    report["details"], Path("runs/tutorial03/tradeoff.png"), compliance_sets=benign, refusal_sets=harmful
-)
-plt.imshow(plt.imread(png))
-plt.axis("off")
-plt.show()
+png = plot_tradeoff(report["methods"], Path("runs/tutorial03/tradeoff.png"), benign=benign, harmful=harmful)
+display(Image(str(png)))
+
+
+# %%
+def mean_rate(result, names):
+    return sum(result.sets[name].headline.rate for name in names) / len(names)
+
+
+by_name = {result.method.name: result for result in results}
+for name, result in by_name.items():
+    print(f"{name:17s} helpful on benign sets {mean_rate(result, benign):.2f}, refusal on harmful sets {mean_rate(result, harmful):.2f}")
 
 # %% [markdown]
-# Ablating the refusal direction buys compliance with safety: it removes refusal everywhere.
-# The conditional policy moves benign and harmful prompts in opposite directions, so it can raise
-# both. The full benchmark (more prompts and every baseline) is in `BENCHMARKS.md`.
-#
+# Ablating the refusal direction lowers refusal on the harmful sets too: it removes the model's
+# refusals, not only the wrong ones. On these prompts the shipped EDS policy answers at least as
+# many benign prompts as the base model and refuses at least as many harmful ones; with a handful
+# of prompts per set (fast mode) these figures are noisy, and [Benchmarks](../benchmarks.md) has
+# the full comparison with intervals.
+
+# %%
+assert mean_rate(by_name["refusal_ablation"], harmful) < mean_rate(by_name["base"], harmful)
+assert mean_rate(by_name["eds_default"], benign) >= mean_rate(by_name["base"], benign)
+assert mean_rate(by_name["eds_default"], harmful) >= mean_rate(by_name["base"], harmful)
+
+# %% [markdown]
 # ## The energy along the refusal direction
 #
-# Take the states at the last prompt token of held-out benign (OR-Bench-Hard) and harmful
-# (OR-Bench-Toxic) validation prompts at a layer the benign energy steers, and move them along
-# the refusal direction *of that layer*: `h + a r`, with `r` the difference in means of harmful
-# and harmless prompts there. Negative `a` removes refusal, positive `a` adds it.
+# Take the states at the last prompt token of benign (OR-Bench-Hard) and harmful (OR-Bench-Toxic)
+# validation prompts at the first layer the benign energy steers, and move them along the refusal
+# direction *of that layer*: `h + a r`, with `r` the difference in means of harmful and harmless
+# prompts there. Negative `a` removes refusal, positive `a` adds it.
 
 # %%
 from edshook.baselines import mean_difference
+from edshook.data import PromptSet, standard_splits
 
 layer = policy.benign.layers[0]
-harmful_texts = [p.text for p in parts["train"] if p.harmful][: 32 if FAST else 128]
-harmless_texts = [p.text for p in parts["train"] if p.source == "refusal_harmless_train"][: 32 if FAST else 128]
+train = standard_splits()["train"]
+harmful_texts = list(PromptSet("h", tuple(p for p in train if p.harmful)).sample(N_DIRECTION).texts)
+harmless_texts = list(PromptSet("a", tuple(p for p in train if p.source == "refusal_harmless_train")).sample(N_DIRECTION).texts)
 r = mean_difference(backend, harmful_texts, harmless_texts)[0, layer]
 
-val = validation_sets(None, limit=N_VAL)
+val = select_prompts(split="val", sets=("or_bench_hard", "or_bench_toxic"), limit=N_DIRECTION)
 states = {
     "benign (OR-Bench-Hard)": backend.collect(list(val["or_bench_hard_val"].texts), [layer], progress=False)[:, 0],
     "harmful (OR-Bench-Toxic)": backend.collect(list(val["or_bench_toxic_val"].texts), [layer], progress=False)[:, 0],
 }
 alphas = torch.linspace(-2, 2, 21)
-energies = {"benign energy (answer vs false refusal)": policy.benign.energy(layer)}
+energies = {"benign energy (false refusal high)": policy.benign.energy(layer)}
 if policy.harmful is not None and layer in policy.harmful.layers:
-    energies["harmful energy (refusal vs jailbreak)"] = policy.harmful.energy(layer)
+    energies["harmful energy (jailbreak high)"] = policy.harmful.energy(layer)
 
 figure, axes = plt.subplots(1, len(energies), figsize=(6 * len(energies), 4), squeeze=False)
-for ax, (title, energy) in zip(axes[0], energies.items()):
+curves = {}
+for ax, (title, energy) in zip(axes[0], energies.items(), strict=False):
     for name, h in states.items():
         with torch.no_grad():
-            curve = torch.stack([energy(h + a * r).mean() for a in alphas])
-        ax.plot(alphas, curve, marker="o", label=name)
+            curves[title, name] = torch.stack([energy(h + a * r).mean() for a in alphas])
+        ax.plot(alphas, curves[title, name], marker="o", label=name)
     ax.axvline(0, color="0.6", lw=0.8)
     ax.set_xlabel("a  (h + a r; r = refusal direction at this layer)")
     ax.set_ylabel("mean energy")
@@ -138,6 +146,14 @@ for ax, (title, energy) in zip(axes[0], energies.items()):
     ax.legend(fontsize=8)
 figure.tight_layout()
 plt.show()
+
+# %% [markdown]
+# The benign energy rises as refusal is added (`a > 0`) for benign prompts: it has learned, among
+# other things, that more of the refusal direction means a false refusal.
+
+# %%
+benign_curve = curves["benign energy (false refusal high)", "benign (OR-Bench-Hard)"]
+assert benign_curve[-1] > benign_curve[len(alphas) // 2], "adding refusal raises the benign energy"
 
 # %% [markdown]
 # How aligned is the step EDS takes with the refusal direction? The cosine between `-grad E(h)`

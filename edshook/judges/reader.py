@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from edshook.judges.degeneracy import Degeneracy, measure_degeneracy
 from edshook.judges.substring import Judge, default_judge
 
 if TYPE_CHECKING:
@@ -30,14 +30,14 @@ class Verdict:
 
     refused: bool | None
     model: ModelVerdict | None = None
-    degeneracy: dict[str, float] = field(default_factory=dict)
+    degeneracy: Degeneracy | None = None
     perplexity: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "substring": None if self.refused is None else {"refused": self.refused},
             "model": None if self.model is None else self.model.to_json(),
-            "degeneracy": self.degeneracy,
+            "degeneracy": None if self.degeneracy is None else self.degeneracy.to_json(),
             "perplexity": None if self.perplexity is None else round(self.perplexity, 4),
         }
 
@@ -68,7 +68,7 @@ class AnswerJudge:
         choice: JudgeChoice = "substring",
         *,
         judge_model: str | None = None,
-        device: str | os.PathLike[str] | None = None,
+        device: str | None = None,
     ) -> AnswerJudge:
         """The judges for a ``--judge`` choice; the model judge is loaded (by default the embedded
         Qwen2.5-Coder-1.5B-Instruct) only when asked for."""
@@ -101,15 +101,13 @@ class AnswerJudge:
         perplexities: Sequence[float] | None = None,
     ) -> list[Verdict]:
         """One verdict per answer; ``harmful`` is each prompt's ground truth."""
-        from edshook.judges.degeneracy import measure_degeneracy
-
         refused = self.substring(answers, prompts) if self.substring is not None else [None] * len(answers)
         verdicts = self.model.verdicts(prompts, answers, harmful) if self.model is not None else [None] * len(answers)
         return [
             Verdict(
                 refused=refused[i],
                 model=verdicts[i],
-                degeneracy=measure_degeneracy(answers[i], prompts[i]).to_json(),
+                degeneracy=measure_degeneracy(answers[i], prompts[i]),
                 perplexity=None if perplexities is None else perplexities[i],
             )
             for i in range(len(answers))

@@ -1,8 +1,9 @@
-"""Refusal judges: the :class:`Judge` protocol, keyword judges, and a hook for model judges.
+"""Refusal judges: the :class:`Judge` protocol, keyword judges, and a wrapper for any classifier.
 
 Keyword judges are fast and need no model, but only see surface phrases: an answer that says
 "I can't stress this enough" counts as a refusal under a ``contains`` rule. Plug a model-based
-classifier through :class:`ModelJudge` when that matters.
+classifier through :class:`FunctionJudge`, or use :class:`edshook.judges.ModelJudge`, when that
+matters.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ __all__ = [
     "KEYWORD_FILE",
     "XSTEST_PREFIXES",
     "AnyJudge",
+    "FunctionJudge",
     "Judge",
-    "ModelJudge",
     "SubstringJudge",
     "default_judge",
     "judge_preset",
@@ -236,17 +237,17 @@ class AnyJudge:
 
 
 @dataclass(frozen=True)
-class ModelJudge:
-    """Wraps any ``fn(prompts, answers) -> list[bool]``, e.g. an LLM or classifier judge.
+class FunctionJudge:
+    """Wraps any ``fn(prompts, answers) -> list[bool]``, e.g. an external classifier.
 
     Examples:
-        >>> j = ModelJudge(lambda ps, ans: [a.startswith("No") for a in ans], name="toy")
+        >>> j = FunctionJudge(lambda ps, ans: [a.startswith("No") for a in ans], name="toy")
         >>> j(["No way", "Sure"], prompts=["q1", "q2"])
         [True, False]
     """
 
     fn: Callable[[Sequence[str], Sequence[str]], list[bool]]
-    name: str = "model"
+    name: str = "function"
 
     def __call__(self, answers: Sequence[str], prompts: Sequence[str] | None = None) -> list[bool]:
         """One bool per answer; ``prompts`` is required and must match ``answers`` in length."""

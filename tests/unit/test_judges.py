@@ -1,4 +1,4 @@
-"""Tests for edshook.judges: keyword judges, the model-judge hook, and outcome labels."""
+"""Tests for edshook.judges: keyword judges, the function-judge wrapper, and outcome labels."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from edshook.judges import (
     KEYWORD_FILE,
     XSTEST_PREFIXES,
     AnyJudge,
+    FunctionJudge,
     Judge,
     Label,
-    ModelJudge,
     SubstringJudge,
     default_judge,
     judge_preset,
@@ -168,27 +168,27 @@ def test_any_judge_ors_verdicts() -> None:
         AnyJudge(())
 
 
-def test_model_judge_hook() -> None:
+def test_function_judge_wrapper() -> None:
     seen: list[tuple[list[str], list[str]]] = []
 
     def classifier(prompts: list[str], answers: list[str]) -> list[bool]:
         seen.append((list(prompts), list(answers)))
         return [p.endswith("?") and a == "" for p, a in zip(prompts, answers, strict=True)]
 
-    judge = ModelJudge(classifier, name="toy")
+    judge = FunctionJudge(classifier, name="toy")
     assert isinstance(judge, Judge) and isinstance(default_judge(), Judge)
     assert judge(["", "ok"], prompts=["why?", "why?"]) == [True, False]
     assert seen == [(["why?", "why?"], ["", "ok"])]
     with pytest.raises(ValueError, match="one prompt per answer"):
         judge(["a"])
     with pytest.raises(ValueError, match="must return 1 bools"):
-        ModelJudge(lambda p, a: ["yes"])(["a"], prompts=["q"])
+        FunctionJudge(lambda p, a: ["yes"])(["a"], prompts=["q"])
     with pytest.raises(ValueError, match="must return 2 bools"):
-        ModelJudge(lambda p, a: [True])(["a", "b"], prompts=["q", "r"])
+        FunctionJudge(lambda p, a: [True])(["a", "b"], prompts=["q", "r"])
 
 
-def test_model_judge_inside_any_judge_gets_prompts() -> None:
-    model = ModelJudge(lambda p, a: [q == "flag" for q in p])
+def test_function_judge_inside_any_judge_gets_prompts() -> None:
+    model = FunctionJudge(lambda p, a: [q == "flag" for q in p])
     judge = AnyJudge((default_judge(), model))
     assert judge(["Sure.", "Sure.", "I cannot."], prompts=["flag", "ok", "ok"]) == [True, False, True]
 
