@@ -11,7 +11,11 @@ STAMP := $(VENV)/.edshook-installed
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/edshook demo
 
+# Lint, format and strict types first: they take seconds and fail before the long tests start.
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check --exclude "*.md" .
+	$(BIN)/mypy
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
 install: $(STAMP)

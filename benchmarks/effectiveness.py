@@ -49,7 +49,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--name", default="effectiveness")
+    parser.add_argument(
+        "--methods", default=",".join(HEADLINE), help=f"Comma-separated, of {', '.join(HEADLINE)} (a shorter run)."
+    )
     args = parser.parse_args()
+    args.methods = tuple(args.methods.split(","))
+    unknown = sorted(set(args.methods) - set(HEADLINE))
+    if unknown:
+        parser.error(f"unknown methods {unknown}; choose from {', '.join(HEADLINE)}")
     started = time.perf_counter()
     backend = make_backend(load_model(args.model), "nnsight")
     policy = load_policy(args.policy, model=backend.spec)
@@ -74,7 +81,7 @@ def choose_settings(
 ) -> tuple[list[Method], dict[str, Any]]:
     """Each headline method once: a swept one at its best safe setting on validation prompts (substring
     judge, 24 tokens: a cheap, monotone proxy for choosing among settings of one method)."""
-    swept = [m for m in candidates if m.name in HEADLINE and m.sweep is not None and m.name != "eds_default"]
+    swept = [m for m in candidates if m.name in args.methods and m.sweep is not None and m.name != "eds_default"]
     val = select_prompts(split="val", sets=VALIDATION_SOURCES, limit=args.val_limit, data_dir=args.data_dir)
     selection: dict[str, Any] = {}
     if swept:
@@ -83,7 +90,7 @@ def choose_settings(
                       max_new_tokens=24, batch_size=args.batch_size, progress=False)  # fmt: skip
         selection = {name: row for name, row in run.summary.items() if name != "base"}
     chosen = []
-    for name in HEADLINE:
+    for name in args.methods:
         group = [m for m in candidates if m.name == name]
         if not group:
             continue
@@ -119,8 +126,10 @@ def command(args: argparse.Namespace) -> str:
     options = " ".join(
         f"--{key.replace('_', '-')} {value}"
         for key, value in vars(args).items()
-        if value is not None and key not in ("out", "name")
+        if value is not None and key not in ("out", "name", "methods")
     )
+    if args.methods != HEADLINE:
+        options += f" --methods {','.join(args.methods)}"
     return f"python benchmarks/effectiveness.py {options}"
 
 

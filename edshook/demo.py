@@ -23,13 +23,12 @@ from edshook.backends.base import Backend
 from edshook.data.demo import demo_prompts
 from edshook.data.prompts import PromptSet, id_hash
 from edshook.errors import TrainingError
-from edshook.interventions import ConditionalSteering, StepSchedule, load_policy
+from edshook.interventions import ConditionalSteering, load_policy
 from edshook.judges import AnswerJudge, label_counts
 from edshook.training import ActivationSet, TrainConfig, answer_prompts, refused, train_conditional
 
-__all__ = ["DEMO_SCHEDULE", "DEMO_TRAINING", "run_demo"]
+__all__ = ["DEMO_TRAINING", "run_demo"]
 
-DEMO_SCHEDULE = StepSchedule(steps=5, step_size=2.0)
 DEMO_TRAINING = TrainConfig(hidden=(128,), val_fraction=0.25, max_epochs=60, patience=8)
 SHOWN = 12
 
@@ -124,8 +123,6 @@ def _from_scratch(
             policy = train_conditional(
                 activations,
                 config=DEMO_TRAINING,
-                benign_schedule=DEMO_SCHEDULE,
-                harmful_schedule=DEMO_SCHEDULE,
                 progress=False,
             )
         except TrainingError as err:

@@ -41,9 +41,12 @@ def tiny_backend(request):
 
 
 def real_loaded(name: str = "qwen2.5-coder-0.5b-instruct"):
+    """The real model in float32 on every machine, so agreement checks hold to 1e-4 wherever they run."""
+    import torch
+
     from edshook.models import load_model
 
-    return load_model(name, attn_implementation="eager")
+    return load_model(name, dtype=torch.float32, attn_implementation="eager")
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,8 @@
 #    policy on held-out **test** prompts, on the helpfulness-vs-safety plane;
 # 3. looks at the learned energies along the refusal direction, `E(h + a r)` for a range of `a`.
 #
-# `EDSHOOK_FAST=1` runs it on a handful of prompts; every claim the text makes is checked below.
+# `EDSHOOK_FAST=1` runs it on a handful of prompts; every claim the text makes is checked below
+# (those about the comparison in full mode only).
 
 # %%
 import os
@@ -90,7 +91,10 @@ def mean_rate(result, names):
 
 by_name = {result.method.name: result for result in results}
 for name, result in by_name.items():
-    print(f"{name:17s} helpful on benign sets {mean_rate(result, benign):.2f}, refusal on harmful sets {mean_rate(result, harmful):.2f}")
+    print(
+        f"{name:17s} helpful on benign sets {mean_rate(result, benign):.2f}, "
+        f"refusal on harmful sets {mean_rate(result, harmful):.2f}"
+    )
 
 # %% [markdown]
 # Ablating the refusal direction lowers refusal on the harmful sets too: it removes the model's
@@ -100,9 +104,10 @@ for name, result in by_name.items():
 # the full comparison with intervals.
 
 # %%
-assert mean_rate(by_name["refusal_ablation"], harmful) < mean_rate(by_name["base"], harmful)
-assert mean_rate(by_name["eds_default"], benign) >= mean_rate(by_name["base"], benign)
-assert mean_rate(by_name["eds_default"], harmful) >= mean_rate(by_name["base"], harmful)
+if not FAST:  # a handful of prompts per set cannot carry these claims
+    assert mean_rate(by_name["refusal_ablation"], harmful) < mean_rate(by_name["base"], harmful)
+    assert mean_rate(by_name["eds_default"], benign) >= mean_rate(by_name["base"], benign)
+    assert mean_rate(by_name["eds_default"], harmful) >= mean_rate(by_name["base"], harmful)
 
 # %% [markdown]
 # ## The energy along the refusal direction
@@ -119,7 +124,9 @@ from edshook.data import PromptSet, standard_splits
 layer = policy.benign.layers[0]
 train = standard_splits()["train"]
 harmful_texts = list(PromptSet("h", tuple(p for p in train if p.harmful)).sample(N_DIRECTION).texts)
-harmless_texts = list(PromptSet("a", tuple(p for p in train if p.source == "refusal_harmless_train")).sample(N_DIRECTION).texts)
+harmless_texts = list(
+    PromptSet("a", tuple(p for p in train if p.source == "refusal_harmless_train")).sample(N_DIRECTION).texts
+)
 r = mean_difference(backend, harmful_texts, harmless_texts)[0, layer]
 
 val = select_prompts(split="val", sets=("or_bench_hard", "or_bench_toxic"), limit=N_DIRECTION)

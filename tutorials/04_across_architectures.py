@@ -12,13 +12,15 @@
 # | Gemma-3-270M | Gemma 3 | 18 | 640 | none: a base model, fed raw text |
 #
 # through both backends (TransformerLens and nnsight). On the same balanced prompts, each model
-# answers, a judge labels its own answers, and one EBM per layer is trained on its states. You will
-# learn:
+# answers, a judge labels its own answers, one EBM per layer is trained on its states, and the
+# resulting policy steers the model on the prompts its EBMs held out. You will learn:
 #
 # - how to run the same code on several models and both backends (`make_backend`, `chat=False`);
 # - that both backends read the same activations;
 # - how EBM validation accuracy and the energies of good and bad states vary with relative depth;
-# - what the labels mean for a model that never refuses and for a base model.
+# - what the labels mean for a model that never refuses and for a base model;
+# - what steering each model with its own policy changes, and why one model's policy is refused
+#   by another.
 
 # %%
 import os
@@ -31,6 +33,7 @@ BATCH_SIZE = 24 if FAST else 32
 # %%
 import gc
 import warnings
+from collections import Counter
 
 import matplotlib.pyplot as plt
 import torch
@@ -40,7 +43,7 @@ from edshook.backends import make_backend
 from edshook.data import PromptSet, standard_splits
 from edshook.errors import PolicyMismatchError, SiteError, TrainingError
 from edshook.interventions import NormConstraint, PositionSelector, StepSchedule
-from edshook.judges import default_judge, label_counts
+from edshook.judges import AnswerJudge, label_counts
 from edshook.models import load_model
 from edshook.training import ActivationSet, TrainConfig, answer_prompts, train_energies, validation_rows
 
@@ -76,7 +79,7 @@ harmful = PromptSet("harmful", tuple(p for p in train if p.source == "or_bench_t
 prompts = PromptSet.concat("prompts", [benign, harmful])
 texts = list(prompts.texts)
 is_val = validation_rows(prompts.ids, CONFIG)
-judge = default_judge()
+judge = AnswerJudge()
 print(f"{len(benign)} benign + {len(harmful)} harmful prompts; {int(is_val.sum())} held out for EBM validation")
 
 # %% [markdown]
@@ -87,7 +90,8 @@ print(f"{len(benign)} benign + {len(harmful)} harmful prompts; {int(is_val.sum()
 # to anyway, so the two run the same arithmetic), answer and label every prompt with the judge
 # (through the nnsight backend; tutorial 05 shows that both backends generate the same), read the
 # residual stream at the last prompt token at every layer through both backends, compare
-# the two, train one EBM per layer, and keep the top layers as a policy.
+# the two, train one EBM per layer, keep the top layers as a policy, and answer the held-out
+# prompts again with that policy attached.
 
 
 # %%
@@ -115,6 +119,7 @@ def study(name: str, chat: bool) -> dict:
         "backend_difference": float((states["transformer_lens"] - states["nnsight"]).abs().max()),
         "trained": None,
         "backend": backend,
+        "changed": [],
     }
     try:
         trained = train_energies(activations, config=CONFIG, progress=False)
@@ -124,12 +129,21 @@ def study(name: str, chat: bool) -> dict:
     policy = trained.policy(
         TOP_K, schedule=SCHEDULE, constraint=CONSTRAINT, positions=POSITIONS, activations=activations
     )
+    held_out = PromptSet("held out", tuple(p for p, v in zip(prompts, is_val.tolist(), strict=True) if v))
+    with backend.steer(policy):
+        steered = answer_prompts(
+            backend, held_out, judge, max_new_tokens=MAX_NEW_TOKENS, batch_size=BATCH_SIZE, progress=False
+        )
+    before = [a for a, v in zip(answers, is_val.tolist(), strict=True) if v]
+    result["changed"] = [
+        (b.label.value, a.label.value) for b, a in zip(before, steered, strict=True) if b.label != a.label
+    ]
     good = activations.desirable
     energy = {"good": [], "bad": []}
     for layer in activations.layers:
         model = trained.energies[layer].eval()
         with torch.no_grad():
-            values = model(activations.layer(layer)[is_val]) - model.threshold
+            values = model(activations.layer(layer)[is_val]) - trained.reports[layer].energy_threshold
         energy["good"].append(float(values[good[is_val]].mean()))
         energy["bad"].append(float(values[~good[is_val]].mean()))
     result.update(trained=trained, policy=policy, energy=energy)
@@ -145,6 +159,8 @@ for name, chat in MODELS.items():
     print(f"   max |TransformerLens - nnsight| over all layers and prompts: {r['backend_difference']:.3g}")
     if r["trained"] is not None:
         print(f"   policy layers (top {TOP_K} by validation accuracy): {r['policy'].layers}")
+        changes = Counter(f"{a} -> {b}" for a, b in r["changed"])
+        print(f"   steered, {len(r['changed'])} of {int(is_val.sum())} held-out labels changed: {dict(changes)}")
     if name != list(MODELS)[-1]:
         r.pop("backend", None)  # keep only the last model in memory
     gc.collect()
@@ -183,17 +199,23 @@ for name, r in results.items():
 # The label counts printed above show how far each model is from these descriptions on this
 # sample.
 #
+# What steering changed follows from that: for Qwen a changed label is a false refusal answered
+# (or an answer turned into a refusal); for the other two models the energy separates benign from
+# harmful prompts rather than answers from refusals, so the policy has little to move towards and
+# few labels change. The counts above are on the held-out prompts only, a few dozen in full mode,
+# too few for a rate: `edshook eval` and the benchmarks measure that.
+#
 # ## Accuracy and energy by relative depth
 #
 # The models have 18 to 30 layers, so layers are compared by relative depth, `layer / n_layers`.
 # The left plot is each layer's balanced validation accuracy. The right plot is the mean energy of
 # the good and of the bad validation states, relative to each layer's calibrated threshold: the
 # training loss (InfoNCE) only ranks energies and is blind to a shift, so only the energy relative
-# to the threshold is comparable across layers and models. Where a layer separates the two
+# to the threshold (the layer's gate) is comparable across layers and models. Where a layer separates the two
 # classes, good states sit below zero and bad ones above.
 
 # %%
-colours = dict(zip(MODELS, ("tab:blue", "tab:orange", "tab:green")))
+colours = dict(zip(MODELS, ("tab:blue", "tab:orange", "tab:green"), strict=False))
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
 for name, r in results.items():
     if r["trained"] is None:
@@ -201,7 +223,9 @@ for name, r in results.items():
     n_layers = r["spec"].n_layers
     layers = sorted(r["trained"].reports)
     depth = [layer / n_layers for layer in layers]
-    left.plot(depth, [r["trained"].reports[l].val_accuracy for l in layers], "o-", ms=3, c=colours[name], label=name)
+    left.plot(
+        depth, [r["trained"].reports[layer].val_accuracy for layer in layers], "o-", ms=3, c=colours[name], label=name
+    )
     right.plot(depth, r["energy"]["good"], "-", c=colours[name], label=f"{name}: good")
     right.plot(depth, r["energy"]["bad"], "--", c=colours[name], label=f"{name}: bad")
 left.set(xlabel="relative depth (layer / n_layers)", ylabel="balanced validation accuracy", ylim=(0.0, 1.05))
@@ -227,9 +251,30 @@ for name, r in results.items():
     if r["trained"] is None:
         continue
     policy = r["policy"]
-    print(f"{name}: layers {policy.layers}, relative depth {[round(l / r['spec'].n_layers, 2) for l in policy.layers]}")
-    if name != list(MODELS)[-1] and "backend" in last:
+    print(
+        f"{name}: layers {policy.layers}, "
+        f"relative depth {[round(layer / r['spec'].n_layers, 2) for layer in policy.layers]}"
+    )
+    if name != list(MODELS)[-1]:
         try:
             last["backend"].steer(policy)
         except (PolicyMismatchError, SiteError) as err:
             print(f"   on {last['spec'].model_id}: {type(err).__name__}: {err}")
+        else:
+            raise AssertionError("another model's policy must be refused")
+
+# %% [markdown]
+# A policy whose layers all exist in the other model is still refused: here Qwen's energy from its
+# first steered layer, placed at layer 0, still names the model it was trained on.
+
+# %%
+from edshook.interventions import EnergySteering
+
+qwen = results["qwen2.5-coder-0.5b-instruct"]["policy"]
+first = EnergySteering({0: qwen.energy(qwen.layers[0])}, model=qwen.model)
+try:
+    last["backend"].steer(first)
+except PolicyMismatchError as err:
+    print(f"on {last['spec'].model_id}: {type(err).__name__}: {err}")
+else:
+    raise AssertionError("a policy made for another model must be refused")

@@ -154,7 +154,7 @@ for name, backend in backends.items():
     with backend.steer(add):
         steered[name] = backend.generate(texts, **generate)
 
-for text, before, after in zip(texts, plain, steered["transformer_lens"]):
+for text, before, after in zip(texts, plain, steered["transformer_lens"], strict=False):
     print(f"> {text}\n  plain:  {before!r}\n  +vector: {after!r}")
 refused = {"plain": sum(judge(plain)), "+vector": sum(judge(steered["transformer_lens"]))}
 print(f"\nrefusals of {len(texts)}: {refused}")
@@ -232,7 +232,7 @@ with tl.steer(add, eds, record=True) as both:
 with tl.steer(eds, record=True) as eds_only:
     tl.generate(texts, **generate)
 print("attached after the block:", tl.attached)
-for text, one, two in zip(texts, steered["transformer_lens"], composed):
+for text, one, two in zip(texts, steered["transformer_lens"], composed, strict=False):
     print(f"> {text}\n  +vector:       {one!r}\n  +vector + EDS: {two!r}")
 refused = {"+vector": sum(judge(steered["transformer_lens"])), "+vector + EDS": sum(judge(composed))}
 print(f"\nrefusals of {len(texts)}: {refused}")

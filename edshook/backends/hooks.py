@@ -34,6 +34,11 @@ class SteeringHandle:
     _detach: Callable[[SteeringHandle], None] = field(repr=False)
     _removed: bool = field(default=False, repr=False)
 
+    @property
+    def active(self) -> bool:
+        """Whether this handle's interventions are still attached."""
+        return not self._removed
+
     def remove(self) -> None:
         """Detach this handle's interventions (and only them); calling it twice is harmless."""
         if not self._removed:

@@ -20,6 +20,7 @@ class DirectionalAblation:
     keeps each block from reading the direction.
 
     Examples:
+        >>> import torch
         >>> ablate = DirectionalAblation(torch.ones(4), layers=range(2))
         >>> [site.layer for site in ablate.sites]
         [0, 1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,7 @@ from edshook.cli.options import (
     set_names,
 )
 from edshook.models import DEFAULT_MODEL
+from edshook.training.trainer import TRAINED_POSITIONS, TRAINED_SCHEDULE
 
 __all__ = ["collect", "train", "tune"]
 
@@ -101,9 +103,14 @@ def train(
     ] = Kind.conditional,
     top_k: Annotated[int, typer.Option(help="Steer the k layers with the best validation accuracy (per energy).")] = 3,
     loss: Annotated[Loss, typer.Option(help="The EBM training loss.")] = Loss.infonce,
-    steps: Annotated[int, typer.Option(help="Descent steps K.")] = 5,
-    step_size: Annotated[float, typer.Option(help="Step size eta.")] = 2.0,
-    gated: Annotated[bool, typer.Option(help="Move a state only while its energy is above its layer's gate.")] = False,
+    steps: Annotated[int, typer.Option(help="Descent steps K.")] = TRAINED_SCHEDULE.steps,
+    step_size: Annotated[float, typer.Option(help="Step size eta.")] = TRAINED_SCHEDULE.step_size,
+    gated: Annotated[
+        bool, typer.Option(help="Move a state only while its energy is above its layer's gate.")
+    ] = TRAINED_SCHEDULE.gated,
+    max_generated: Annotated[
+        int | None, typer.Option(help="Steer only the first N generated tokens (none: all of them).")
+    ] = TRAINED_POSITIONS.max_generated,
     seed: int = 0,
 ) -> None:
     """Train the energies (and, for a conditional policy, the probe) on collected states; save a policy."""
@@ -116,15 +123,16 @@ def train(
     record(out, "train", locals(), data_ids=activations.ids)
     config = TrainConfig(loss=loss.value, seed=seed)
     schedule = StepSchedule(steps=steps, step_size=step_size, gated=gated)
+    positions = replace(TRAINED_POSITIONS, max_generated=max_generated)
     if kind is Kind.single:
         trained = train_energies(activations, config=config)
-        policy = trained.policy(top_k, schedule=schedule, activations=activations)
+        policy = trained.policy(top_k, schedule=schedule, positions=positions, activations=activations)
         _print_layers({layer: asdict(report) for layer, report in trained.reports.items()})
         typer.echo(f"policy on layers {list(policy.layers)} -> {out}")
         policy.save(out)
         return
     conditional = train_conditional(
-        activations, k=top_k, config=config, benign_schedule=schedule, harmful_schedule=schedule
+        activations, k=top_k, config=config, benign_schedule=schedule, harmful_schedule=schedule, positions=positions
     )
     parts = {"benign": conditional.benign, "harmful": conditional.harmful}
     for name, part in parts.items():

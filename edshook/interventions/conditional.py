@@ -26,10 +26,10 @@ from edshook.interventions.files import (
 )
 from edshook.interventions.probe import LinearProbe
 from edshook.interventions.protocol import ModelSpec, RouteRecord, Site, SiteCall
-from edshook.interventions.steering import EnergySteering, load_energy_steering, save_energy_steering
+from edshook.interventions.steering import EnergySteering
 from edshook.policies import shipped_policy_folder
 
-__all__ = ["ConditionalSteering", "Routes", "load_conditional", "load_policy", "save_conditional"]
+__all__ = ["ConditionalSteering", "Routes", "load_policy"]
 
 _PROBE = "probe.safetensors"
 _PARTS = ("benign", "harmful")
@@ -199,12 +199,48 @@ class ConditionalSteering(nn.Module):
 
     def save(self, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32) -> Path:
         """Write ``policy.json``, ``probe.safetensors`` and one sub-folder per part."""
-        return save_conditional(self, folder, weights_dtype=weights_dtype)
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.probe.state_dict().items()}, str(folder / _PROBE))
+        parts = {name: part for name, part in (("benign", self.benign), ("harmful", self.harmful)) if part is not None}
+        for name, part in parts.items():
+            part.save(folder / name, weights_dtype=weights_dtype)
+        record = {
+            "format": POLICY_FORMAT,
+            "kind": "conditional_steering",
+            "model": asdict(self.model) if self.model is not None else None,
+            "probe": self.probe.config(),
+            "probe_sha256": sha256(folder / _PROBE),
+            "benign_below": self.benign_below,
+            "harmful_above": self.harmful_above,
+            "parts": list(parts),
+            "metadata": self.metadata,
+        }
+        write_policy_file(folder, record)
+        return folder
 
     @classmethod
     def load(cls, folder: str | Path, model: ModelSpec | None = None) -> ConditionalSteering:
         """Read a folder written by :meth:`save`; with ``model``, refuse one made for another model."""
-        return load_conditional(folder, model)
+        folder = Path(folder)
+        record = read_policy_file(folder, "conditional_steering")
+        tensors = checked_tensors(folder / _PROBE, record.get("probe_sha256"))
+        try:
+            parts = record["parts"]
+            if not isinstance(parts, list) or "benign" not in parts or not set(parts) <= set(_PARTS):
+                raise ValueError(f"'parts' must list 'benign' and optionally 'harmful', got {parts!r}")
+            probe = LinearProbe(**json_fields(record["probe"], ("layers", "d_model")))
+            probe.load_state_dict(tensors)
+            return cls(
+                probe,
+                EnergySteering.load(folder / "benign", model),
+                EnergySteering.load(folder / "harmful", model) if "harmful" in parts else None,
+                benign_below=record["benign_below"],
+                harmful_above=record["harmful_above"],
+                metadata=json_fields(record.get("metadata", {}), None),
+            )
+        except MALFORMED as err:
+            raise PolicyError(f"{folder / POLICY_JSON} is malformed: {err}") from err
 
 
 def load_policy(folder: str | Path, model: ModelSpec | None = None) -> EnergySteering | ConditionalSteering:
@@ -217,52 +253,4 @@ def load_policy(folder: str | Path, model: ModelSpec | None = None) -> EnergySte
     """
     path = shipped_policy_folder(str(folder)) or Path(folder)
     kind = read_policy_file(path)["kind"]
-    return load_conditional(path, model) if kind == "conditional_steering" else load_energy_steering(path, model)
-
-
-def save_conditional(
-    policy: ConditionalSteering, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32
-) -> Path:
-    """Write ``policy.json``, ``probe.safetensors`` and one sub-folder per part."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in policy.probe.state_dict().items()}, str(folder / _PROBE))
-    parts = {name: part for name, part in (("benign", policy.benign), ("harmful", policy.harmful)) if part is not None}
-    for name, part in parts.items():
-        save_energy_steering(part, folder / name, weights_dtype=weights_dtype)
-    record = {
-        "format": POLICY_FORMAT,
-        "kind": "conditional_steering",
-        "model": asdict(policy.model) if policy.model is not None else None,
-        "probe": policy.probe.config(),
-        "probe_sha256": sha256(folder / _PROBE),
-        "benign_below": policy.benign_below,
-        "harmful_above": policy.harmful_above,
-        "parts": list(parts),
-        "metadata": policy.metadata,
-    }
-    write_policy_file(folder, record)
-    return folder
-
-
-def load_conditional(folder: str | Path, model: ModelSpec | None = None) -> ConditionalSteering:
-    """Read a folder written by :func:`save_conditional`; with ``model``, refuse another model's policy."""
-    folder = Path(folder)
-    record = read_policy_file(folder, "conditional_steering")
-    tensors = checked_tensors(folder / _PROBE, record.get("probe_sha256"))
-    try:
-        parts = record["parts"]
-        if not isinstance(parts, list) or "benign" not in parts or not set(parts) <= set(_PARTS):
-            raise ValueError(f"'parts' must list 'benign' and optionally 'harmful', got {parts!r}")
-        probe = LinearProbe(**json_fields(record["probe"], ("layers", "d_model")))
-        probe.load_state_dict(tensors)
-        return ConditionalSteering(
-            probe,
-            load_energy_steering(folder / "benign", model),
-            load_energy_steering(folder / "harmful", model) if "harmful" in parts else None,
-            benign_below=record["benign_below"],
-            harmful_above=record["harmful_above"],
-            metadata=json_fields(record.get("metadata", {}), None),
-        )
-    except MALFORMED as err:
-        raise PolicyError(f"{folder / POLICY_JSON} is malformed: {err}") from err
+    return ConditionalSteering.load(path, model) if kind == "conditional_steering" else EnergySteering.load(path, model)

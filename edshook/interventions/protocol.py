@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from jaxtyping import Bool, Float
@@ -36,6 +36,12 @@ class ModelSpec:
     model_id: str
     n_layers: int
     d_model: int
+
+    def differences(self, other: ModelSpec) -> list[str]:
+        """Each fact on which ``other`` differs from this spec, as ``"name: ours, theirs"``."""
+        names = ("model id", "n_layers", "d_model")
+        pairs = zip(names, astuple(self), astuple(other), strict=True)
+        return [f"{name}: policy {ours!r}, model {theirs!r}" for name, ours, theirs in pairs if ours != theirs]
 
 
 @dataclass(frozen=True, order=True)

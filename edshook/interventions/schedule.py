@@ -25,8 +25,8 @@ class StepSchedule:
         (1.0, 0.5, 0.25)
     """
 
-    steps: int = 10
-    step_size: float = 0.95
+    steps: int = 5
+    step_size: float = 2.0
     decay: float = 1.0
     gated: bool = False
 

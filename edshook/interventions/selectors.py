@@ -119,6 +119,14 @@ class PositionSelector:
             return call.real.shape[1] if self.generated and within else None
         return {"last": 1, "all": call.real.shape[1], "none": None}[self.prompt]
 
+    def describe(self) -> str:
+        """The selected positions in words, e.g. ``"last prompt token and the first 16 generated tokens"``."""
+        prompt = {"last": "last prompt token", "all": "every prompt token", "none": "no prompt token"}[self.prompt]
+        limit = self.max_generated
+        if not self.generated or limit == 0:
+            return f"{prompt} and no generated token"
+        return f"{prompt} and " + ("every generated token" if limit is None else f"the first {limit} generated tokens")
+
     def mask(self, call: SiteCall) -> Bool[torch.Tensor, "batch pos"]:
         """True where this call's hidden states should be steered."""
         selected = torch.zeros_like(call.real)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, astuple
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from edshook.interventions.protocol import EnergyRecord, ModelSpec, Site, SiteCa
 from edshook.interventions.schedule import StepSchedule
 from edshook.interventions.selectors import PositionSelector
 
-__all__ = ["ENERGIES", "EnergySteering", "load_energy_steering", "save_energy_steering"]
+__all__ = ["ENERGIES", "EnergySteering"]
 
 ENERGIES = "energies.safetensors"
 
@@ -121,8 +121,7 @@ class EnergySteering(nn.Module):
             if widths != {spec.d_model}:
                 raise PolicyMismatchError(f"The policy reads d_model={sorted(widths)}, the model has {spec.d_model}.")
             return
-        pairs = zip(("model id", "n_layers", "d_model"), astuple(self.model), astuple(spec), strict=True)
-        mismatches = [f"{name}: policy {ours!r}, model {theirs!r}" for name, ours, theirs in pairs if ours != theirs]
+        mismatches = self.model.differences(spec)
         if mismatches:
             raise PolicyMismatchError(
                 "This policy was made for another model (" + "; ".join(mismatches) + "). "
@@ -219,99 +218,80 @@ class EnergySteering(nn.Module):
 
         Examples:
             >>> EnergySteering({12: EnergyModel(896, hidden=(8,))}, schedule=StepSchedule(steps=3)).describe()
-            'layers [12]: 3 steps of 0.95, ungated; last prompt token and every generated token'
+            'layers [12]: 3 steps of 2, ungated; last prompt token and every generated token'
         """
         s = self.schedule
         decay = "" if s.decay == 1.0 else f" decaying by {s.decay:g}"
-        gate = "gated" if s.gated else "ungated"
-        prompt = {"last": "last prompt token", "all": "every prompt token", "none": "no prompt token"}[
-            self.positions.prompt
-        ]
-        limit = self.positions.max_generated
-        generated = (
-            "no generated token"
-            if not self.positions.generated or limit == 0
-            else ("every generated token" if limit is None else f"the first {limit} generated tokens")
-        )
-        return (
-            f"layers {list(self.layers)}: {s.steps} steps of {s.step_size:g}{decay}, {gate}; {prompt} and {generated}"
-        )
+        steps = f"{s.steps} steps of {s.step_size:g}{decay}, {'gated' if s.gated else 'ungated'}"
+        return f"layers {list(self.layers)}: {steps}; {self.positions.describe()}"
 
     def save(self, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32) -> Path:
         """Write ``policy.json`` and ``energies.safetensors`` into ``folder``; float16 weights halve the size."""
-        return save_energy_steering(self, folder, weights_dtype=weights_dtype)
+        folder = Path(folder)
+        tensors: dict[str, Tensor] = {}
+        configs = {}
+        for layer in self.layers:
+            energy = self.energy(layer)
+            if not isinstance(energy, EnergyModel):
+                raise PolicyError(
+                    f"Only EnergyModel energies can be saved; layer {layer} holds {type(energy).__name__}."
+                )
+            configs[str(layer)] = energy.config()
+            for name, value in energy.state_dict().items():
+                tensors[f"{layer}.{name}"] = value.detach().to("cpu", weights_dtype).contiguous()
+        if self.constraint.project_out is not None:
+            tensors["constraint.project_out"] = self.constraint.project_out.cpu().contiguous()
+        folder.mkdir(parents=True, exist_ok=True)
+        save_file(tensors, str(folder / ENERGIES))
+        record = {
+            "format": POLICY_FORMAT,
+            "kind": "energy_steering",
+            "model": asdict(self.model) if self.model is not None else None,
+            "layers": list(self.layers),
+            "energies": configs,
+            "gates": {str(layer): value for layer, value in sorted(self.gates.items())},
+            "schedule": asdict(self.schedule),
+            "constraint": self.constraint.to_json(),
+            "positions": asdict(self.positions),
+            "weights_sha256": sha256(folder / ENERGIES),
+            "metadata": self.metadata,
+        }
+        write_policy_file(folder, record)
+        return folder
 
     @classmethod
     def load(cls, folder: str | Path, model: ModelSpec | None = None) -> EnergySteering:
-        """Read a policy folder; with ``model``, refuse one made for another model. Nothing is unpickled."""
-        return load_energy_steering(folder, model)
-
-
-def save_energy_steering(
-    policy: EnergySteering, folder: str | Path, *, weights_dtype: torch.dtype = torch.float32
-) -> Path:
-    """Write ``policy.json`` and ``energies.safetensors``; weights may be stored in float16 to halve the size."""
-    folder = Path(folder)
-    tensors: dict[str, Tensor] = {}
-    configs = {}
-    for layer in policy.layers:
-        energy = policy.energy(layer)
-        if not isinstance(energy, EnergyModel):
-            raise PolicyError(f"Only EnergyModel energies can be saved; layer {layer} holds {type(energy).__name__}.")
-        configs[str(layer)] = energy.config()
-        for name, value in energy.state_dict().items():
-            tensors[f"{layer}.{name}"] = value.detach().to("cpu", weights_dtype).contiguous()
-    if policy.constraint.project_out is not None:
-        tensors["constraint.project_out"] = policy.constraint.project_out.cpu().contiguous()
-    folder.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(folder / ENERGIES))
-    record = {
-        "format": POLICY_FORMAT,
-        "kind": "energy_steering",
-        "model": asdict(policy.model) if policy.model is not None else None,
-        "layers": list(policy.layers),
-        "energies": configs,
-        "gates": {str(layer): value for layer, value in sorted(policy.gates.items())},
-        "schedule": asdict(policy.schedule),
-        "constraint": policy.constraint.to_json(),
-        "positions": asdict(policy.positions),
-        "weights_sha256": sha256(folder / ENERGIES),
-        "metadata": policy.metadata,
-    }
-    write_policy_file(folder, record)
-    return folder
-
-
-def load_energy_steering(folder: str | Path, model: ModelSpec | None = None) -> EnergySteering:
-    """Read a folder written by :func:`save_energy_steering`; with ``model``, refuse another model's policy."""
-    folder = Path(folder)
-    record = read_policy_file(folder, "energy_steering")
-    tensors = checked_tensors(folder / ENERGIES, record.get("weights_sha256"))
-    try:
-        layers = record["layers"]
-        if not isinstance(layers, list) or sorted(record["energies"]) != sorted(str(layer) for layer in layers):
-            raise ValueError("'layers' must list exactly the layers of 'energies'")
-        energies = {}
-        for layer in layers:
-            energy = EnergyModel(**json_fields(record["energies"][str(layer)], ("d_model", "hidden", "dropout")))
-            prefix = f"{layer}."
-            energy.load_state_dict({k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)})
-            energies[int(layer)] = energy.eval()
-        model_record = record["model"]
-        policy = EnergySteering(
-            energies,
-            gates={int(layer): float(value) for layer, value in json_fields(record["gates"], None).items()},
-            schedule=StepSchedule(**json_fields(record["schedule"], StepSchedule)),
-            constraint=NormConstraint(
-                **json_fields(record["constraint"], ("normalize", "max_move", "max_relative_move")),
-                project_out=tensors.get("constraint.project_out"),
-            ),
-            positions=PositionSelector(**json_fields(record["positions"], PositionSelector)),
-            model=None if model_record is None else ModelSpec(**json_fields(model_record, ModelSpec)),
-            metadata=json_fields(record.get("metadata", {}), None),
-        )
-    except MALFORMED as err:
-        raise PolicyError(f"{folder / POLICY_JSON} is malformed: {err}") from err
-    if model is not None:
-        policy.check_model(model)
-    return policy
+        """Read a folder written by :meth:`save` (nothing is unpickled); with ``model``, refuse another model's."""
+        folder = Path(folder)
+        record = read_policy_file(folder, "energy_steering")
+        tensors = checked_tensors(folder / ENERGIES, record.get("weights_sha256"))
+        try:
+            layers = record["layers"]
+            if not isinstance(layers, list) or sorted(record["energies"]) != sorted(str(layer) for layer in layers):
+                raise ValueError("'layers' must list exactly the layers of 'energies'")
+            energies = {}
+            for layer in layers:
+                energy = EnergyModel(**json_fields(record["energies"][str(layer)], ("d_model", "hidden", "dropout")))
+                prefix = f"{layer}."
+                energy.load_state_dict(
+                    {k[len(prefix) :]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+                )
+                energies[int(layer)] = energy.eval()
+            model_record = record["model"]
+            policy = cls(
+                energies,
+                gates={int(layer): float(value) for layer, value in json_fields(record["gates"], None).items()},
+                schedule=StepSchedule(**json_fields(record["schedule"], StepSchedule)),
+                constraint=NormConstraint(
+                    **json_fields(record["constraint"], ("normalize", "max_move", "max_relative_move")),
+                    project_out=tensors.get("constraint.project_out"),
+                ),
+                positions=PositionSelector(**json_fields(record["positions"], PositionSelector)),
+                model=None if model_record is None else ModelSpec(**json_fields(model_record, ModelSpec)),
+                metadata=json_fields(record.get("metadata", {}), None),
+            )
+        except MALFORMED as err:
+            raise PolicyError(f"{folder / POLICY_JSON} is malformed: {err}") from err
+        if model is not None:
+            policy.check_model(model)
+        return policy

@@ -10,6 +10,7 @@ Examples:
     0.8
 """
 
+from edshook.judges.base import AnyJudge, FunctionJudge, Judge
 from edshook.judges.degeneracy import (
     Degeneracy,
     DegeneracyRule,
@@ -29,9 +30,6 @@ from edshook.judges.substring import (
     JAILBREAKBENCH_SUBSTRINGS,
     KEYWORD_FILE,
     XSTEST_PREFIXES,
-    AnyJudge,
-    FunctionJudge,
-    Judge,
     SubstringJudge,
     default_judge,
     judge_preset,

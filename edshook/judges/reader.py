@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from edshook.judges.base import Judge
 from edshook.judges.degeneracy import Degeneracy, measure_degeneracy
-from edshook.judges.substring import Judge, default_judge
+from edshook.judges.substring import default_judge
 
 if TYPE_CHECKING:
     from edshook.judges.model import ModelJudge, ModelVerdict

@@ -13,6 +13,8 @@ from edshook.training.conditional import (
 )
 from edshook.training.losses import info_nce, logistic
 from edshook.training.trainer import (
+    TRAINED_POSITIONS,
+    TRAINED_SCHEDULE,
     LayerReport,
     TrainConfig,
     TrainedEnergies,
@@ -22,6 +24,8 @@ from edshook.training.trainer import (
 )
 
 __all__ = [
+    "TRAINED_POSITIONS",
+    "TRAINED_SCHEDULE",
     "ActivationSet",
     "Answer",
     "ConditionalParts",

@@ -21,7 +21,15 @@ from edshook.interventions import (
     StepSchedule,
 )
 from edshook.training.activations import ActivationSet
-from edshook.training.trainer import TrainConfig, TrainedEnergies, calibrate, train_energies, validation_rows
+from edshook.training.trainer import (
+    TRAINED_POSITIONS,
+    TRAINED_SCHEDULE,
+    TrainConfig,
+    TrainedEnergies,
+    calibrate,
+    train_energies,
+    validation_rows,
+)
 
 __all__ = [
     "ConditionalParts",
@@ -127,10 +135,10 @@ class ConditionalParts:
         self,
         *,
         k: int = 3,
-        benign_schedule: StepSchedule = StepSchedule(steps=5, step_size=2.0),
-        harmful_schedule: StepSchedule = StepSchedule(steps=5, step_size=2.0),
+        benign_schedule: StepSchedule = TRAINED_SCHEDULE,
+        harmful_schedule: StepSchedule = TRAINED_SCHEDULE,
         constraint: NormConstraint = NormConstraint(),
-        positions: PositionSelector = PositionSelector(),
+        positions: PositionSelector = TRAINED_POSITIONS,
         benign_below: float = 0.5,
         harmful_above: float = 0.5,
     ) -> ConditionalSteering:
@@ -196,11 +204,11 @@ def train_conditional(
     *,
     k: int = 3,
     config: TrainConfig = TrainConfig(),
-    benign_schedule: StepSchedule = StepSchedule(steps=5, step_size=2.0),
-    harmful_schedule: StepSchedule = StepSchedule(steps=5, step_size=2.0),
+    benign_schedule: StepSchedule = TRAINED_SCHEDULE,
+    harmful_schedule: StepSchedule = TRAINED_SCHEDULE,
     probe_threshold: float = 0.5,
     constraint: NormConstraint = NormConstraint(),
-    positions: PositionSelector = PositionSelector(),
+    positions: PositionSelector = TRAINED_POSITIONS,
     probe_layers: Sequence[int] | None = None,
     probe_window: int = 1,
     progress: bool = True,

@@ -25,7 +25,22 @@ from edshook.judges import label_counts
 from edshook.training.activations import ActivationSet
 from edshook.training.losses import LossName, contrastive_loss
 
-__all__ = ["LayerReport", "TrainConfig", "TrainedEnergies", "calibrate", "train_energies", "validation_rows"]
+__all__ = [
+    "TRAINED_POSITIONS",
+    "TRAINED_SCHEDULE",
+    "LayerReport",
+    "TrainConfig",
+    "TrainedEnergies",
+    "calibrate",
+    "train_energies",
+    "validation_rows",
+]
+
+TRAINED_SCHEDULE = StepSchedule(gated=True)
+"""How trained policies step by default: 5 steps of 2.0, and only states above their layer's gate move."""
+
+TRAINED_POSITIONS = PositionSelector(max_generated=16)
+"""Where trained policies steer by default: the last prompt token and the first 16 generated tokens."""
 
 
 @dataclass(frozen=True)
@@ -81,9 +96,9 @@ class TrainedEnergies:
         self,
         k: int = 3,
         *,
-        schedule: StepSchedule = StepSchedule(),
+        schedule: StepSchedule = TRAINED_SCHEDULE,
         constraint: NormConstraint = NormConstraint(),
-        positions: PositionSelector = PositionSelector(),
+        positions: PositionSelector = TRAINED_POSITIONS,
         activations: ActivationSet,
     ) -> EnergySteering:
         """An EnergySteering policy over the top ``k`` layers by validation accuracy."""

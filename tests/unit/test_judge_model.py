@@ -218,7 +218,10 @@ def test_label_words_must_start_differently() -> None:
 def test_verdict_json_round_numbers() -> None:
     verdict = ModelVerdict("helpful", {"helpful": 0.123456, "refusal": 0.8, "degenerate": 0.076544}, 0.5)
     assert verdict.to_json() == {
-        "label": "helpful", "probabilities": {"helpful": 0.1235, "refusal": 0.8, "degenerate": 0.0765}, "harmful": 0.5}
+        "label": "helpful",
+        "probabilities": {"helpful": 0.1235, "refusal": 0.8, "degenerate": 0.0765},
+        "harmful": 0.5,
+    }
     assert not verdict.refused and ModelVerdict("refusal", {}, None).refused
 
 
@@ -255,7 +258,13 @@ def test_measures_and_rule_together() -> None:
     measures = measure_degeneracy("Hello there, friend.")
     assert measures == Degeneracy(repeated_ngrams=0.0, distinct_2=1.0, echo=None, n_words=3)
     assert set(measure_degeneracy("a", "b").to_json()) == {
-        "repeated_ngrams", "distinct_2", "echo", "n_words", "logprob", "relevance"}
+        "repeated_ngrams",
+        "distinct_2",
+        "echo",
+        "n_words",
+        "logprob",
+        "relevance",
+    }
     rule = DegeneracyRule()
     prompt = "Tell me about the history of the printing press in Europe."
     assert rule(measure_degeneracy("", prompt))
