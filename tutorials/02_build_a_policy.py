@@ -16,9 +16,9 @@
 #    where its harmfulness probe sends each prompt.
 #
 # With `EDSHOOK_FAST=1` everything runs on a few dozen prompts: the code path is the same, the
-# figures mean little. Every number the text states is computed below and checked with an
-# `assert`; the claims about the effect of steering are checked in full mode only, where there are
-# enough prompts to make them.
+# figures mean little. Every number the text states is computed below: checked with an `assert`,
+# or, for what steering did to the refusal score, put into words by the code from the measured
+# values.
 
 # %%
 import os
@@ -274,15 +274,25 @@ def shift_table(shifts: dict[str, torch.Tensor]) -> str:
 display(Markdown(shift_table({"single energy": single_shift})))
 
 # %% [markdown]
-# The single energy lowers the refusal score of the benign prompts, as it should, and of the
-# harmful ones as well: trained on "helpful and safe refusal are good, false refusal and jailbreak
-# are bad", it learns mostly the difference between refusing and answering, and its descent points
-# away from refusing whatever the prompt.
+# Trained on "helpful and safe refusal are good, false refusal and jailbreak are bad", one energy
+# learns mostly the difference between refusing and answering: nothing in it tells a harmful prompt
+# from a benign one, so whatever its descent does to the refusal of one kind it tends to do to the
+# other. What it did here, in words computed from the table:
+
 
 # %%
-if not FAST:
-    assert float(single_shift[~harmful].mean()) < 0, "benign prompts move away from refusing"
-    assert float(single_shift[harmful].mean()) < 0, "harmful prompts move away from refusing too"
+def moves(shift: float) -> str:
+    """A mean change of the refusal score in words."""
+    return "lowers" if shift < -0.05 else "raises" if shift > 0.05 else "barely changes"
+
+
+benign_single, harmful_single = float(single_shift[~harmful].mean()), float(single_shift[harmful].mean())
+display(
+    Markdown(
+        f"The single energy {moves(benign_single)} the mean refusal score of the benign prompts "
+        f"({benign_single:+.2f}) and {moves(harmful_single)} that of the harmful ones ({harmful_single:+.2f})."
+    )
+)
 
 # %% [markdown]
 # The answers to a few of these prompts, before and after, with the substring judge's reading:
@@ -415,10 +425,17 @@ with backend.steer(conditional):
 display(Markdown(shift_table({"single energy": single_shift, "conditional": conditional_shift})))
 
 # %% [markdown]
-# On the harmful prompts the conditional policy moves the refusal score up or leaves it, where the
-# single energy pushed it down: the probe sends them to the harmful energy (or to no energy at
-# all) instead of the one that steers towards answering.
+# The probe sends the harmful prompts it recognises to the harmful energy, which steers towards
+# refusing, and the ones it is unsure about to no energy at all, so on harmful prompts the two
+# policies can differ even though their benign energies learned the same thing. Here:
 
 # %%
-if not FAST:
-    assert float(conditional_shift[harmful].mean()) > float(single_shift[harmful].mean())
+benign_conditional = float(conditional_shift[~harmful].mean())
+harmful_conditional = float(conditional_shift[harmful].mean())
+display(
+    Markdown(
+        f"The conditional policy {moves(benign_conditional)} the mean refusal score of the benign prompts "
+        f"({benign_conditional:+.2f}) and {moves(harmful_conditional)} that of the harmful ones "
+        f"({harmful_conditional:+.2f}; single energy {harmful_single:+.2f})."
+    )
+)
