@@ -98,16 +98,25 @@ for name, result in by_name.items():
 
 # %% [markdown]
 # Ablating the refusal direction lowers refusal on the harmful sets too: it removes the model's
-# refusals, not only the wrong ones. On these prompts the shipped EDS policy answers at least as
-# many benign prompts as the base model and refuses at least as many harmful ones; with a handful
-# of prompts per set (fast mode) these figures are noisy, and [Benchmarks](../benchmarks.md) has
-# the full comparison with intervals.
+# refusals, not only the wrong ones. The shipped EDS policy is meant to move each kind of prompt its
+# own way. Its change against the base model, set by set, in points (computed from the table above):
 
 # %%
-if not FAST:  # a handful of prompts per set cannot carry these claims
+base_rates = {name: by_name["base"].sets[name].headline.rate for name in benign + harmful}
+eds_rates = {name: by_name["eds_default"].sets[name].headline.rate for name in benign + harmful}
+changes = [f"{name} {100 * (eds_rates[name] - base_rates[name]):+.1f}" for name in benign + harmful]
+print("eds_default - base:", ", ".join(changes))
+
+# %% [markdown]
+# Read it with the intervals of the table: with 40 prompts per set a difference of less than about
+# 20 points can be noise. JailbreakBench-benign is where the policy pays: its prompts are benign
+# twins of harmful requests, and the probe reads some of them as harmful and sends them to the
+# energy that steers towards refusing. [Benchmarks](../benchmarks.md) has the comparison read by the
+# model judge on more prompts.
+
+# %%
+if not FAST:  # a handful of prompts per set cannot carry this claim
     assert mean_rate(by_name["refusal_ablation"], harmful) < mean_rate(by_name["base"], harmful)
-    assert mean_rate(by_name["eds_default"], benign) >= mean_rate(by_name["base"], benign)
-    assert mean_rate(by_name["eds_default"], harmful) >= mean_rate(by_name["base"], harmful)
 
 # %% [markdown]
 # ## The energy along the refusal direction
