@@ -16,7 +16,6 @@ and ``answers.jsonl`` (every answer read, with every verdict).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import torch
 
 from edshook.backends import make_backend
 from edshook.data import select_prompts
-from edshook.evaluation import tune_thresholds, write_answers
+from edshook.evaluation import tune_thresholds
 from edshook.judges import AnswerJudge
 from edshook.models import load_model
 from edshook.policies import SHIPPED_POLICIES
@@ -72,11 +71,7 @@ def main() -> None:
     }
     policy.replace(**chosen, metadata=metadata).save(args.out, weights_dtype=torch.float16)
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    records = [record for routes in tuning.answers.values() for rows in routes.values() for record in rows]
-    write_answers(records, RESULTS / "answers.jsonl")
-    (RESULTS / "tuning.json").write_text(json.dumps(tuning.to_json(), indent=2) + "\n")
-    (RESULTS / "tuning.md").write_text(tuning.markdown() + "\n")
+    tuning.save(RESULTS)
     print(tuning.markdown())
     print(f"band {tuning.benign_below:g}/{tuning.harmful_above:g} (feasible: {tuning.feasible}) -> {args.out}")
     print(f"{time.perf_counter() - started:.0f} s")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from enum import StrEnum
@@ -167,7 +166,7 @@ def tune(
 ) -> None:
     """Choose a conditional policy's probe thresholds on the validation split (never on test prompts)."""
     from edshook.data import VALIDATION_SOURCES, select_prompts
-    from edshook.evaluation import tune_thresholds, write_answers
+    from edshook.evaluation import tune_thresholds
     from edshook.interventions import ConditionalSteering
     from edshook.judges import AnswerJudge
 
@@ -185,10 +184,7 @@ def tune(
         batch_size=batch_size,
     )
     typer.echo(tuning.markdown())
-    records = [record for routes in tuning.answers.values() for rows in routes.values() for record in rows]
-    write_answers(records, policy / "tuning" / "answers.jsonl")
-    (policy / "tuning" / "tuning.json").write_text(json.dumps(tuning.to_json(), indent=2) + "\n")
-    (policy / "tuning" / "tuning.md").write_text(tuning.markdown() + "\n")
+    tuning.save(policy / "tuning")
     chosen_thresholds = {"benign_below": tuning.benign_below, "harmful_above": tuning.harmful_above}
     metadata = {**conditional.metadata, "tuning": {**chosen_thresholds, "margin": margin, "feasible": tuning.feasible}}
     conditional.replace(**chosen_thresholds, metadata=metadata).save(policy)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -17,6 +19,7 @@ from edshook.data.prompts import PromptSet
 from edshook.errors import DataError
 from edshook.evaluation.harness import AnswerRecord, SetKind, evaluate, set_kind
 from edshook.evaluation.methods import Method
+from edshook.evaluation.reports import write_answers
 from edshook.interventions import ConditionalSteering, EnergySteering
 from edshook.judges.reader import AnswerJudge, Verdict
 
@@ -103,6 +106,15 @@ class ThresholdTuning:
             key: getattr(self, key)
             for key in ("benign_below", "harmful_above", "feasible", "margin", "n", "base", "table")
         }
+
+    def save(self, folder: Path) -> Path:
+        """Write ``tuning.json``, ``tuning.md`` and ``answers.jsonl`` (every answer read) into ``folder``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        records = [record for routes in self.answers.values() for rows in routes.values() for record in rows]
+        write_answers(records, folder / "answers.jsonl")
+        (folder / "tuning.json").write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        (folder / "tuning.md").write_text(self.markdown() + "\n")
+        return folder
 
     def markdown(self) -> str:
         """The candidates as a table (rates in %), the chosen one in bold."""
