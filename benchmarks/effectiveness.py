@@ -10,7 +10,9 @@ test sets (and the jailbreak sets) with ``--max-new-tokens`` tokens, and both ju
         --data-dir DATA --limit 100 --jailbreak-limit 50
 
 Writes ``<out>/<name>.json`` (every figure), ``<name>.md`` (the tables), ``<name>.png`` (the plot) and
-``<out>/answers/<name>.jsonl.gz`` (every answer with every verdict).
+``<out>/answers/<name>_<part>.jsonl.gz`` (every answer with every verdict). A long run can be split by
+method: run some with ``--methods ... --out runs/more`` (base always runs), then add them to the saved
+report with ``--merge-from runs/more``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any
 from edshook.backends import make_backend
 from edshook.data import BENCHMARK_SOURCES, JAILBREAK_SOURCES, VALIDATION_SOURCES, select_prompts
 from edshook.evaluation import Method, compare, comparison_methods, write_answers
-from edshook.evaluation.reports import all_answers, markdown_table, report_of
+from edshook.evaluation.plots import plot_tradeoff
+from edshook.evaluation.reports import all_answers, markdown_details, markdown_table, read_answers, report_of
 from edshook.interventions import EnergySteering, load_policy
 from edshook.judges import AnswerJudge
 from edshook.models import DEFAULT_MODEL, load_model
@@ -50,10 +53,21 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--name", default="effectiveness")
     parser.add_argument(
-        "--methods", default=",".join(HEADLINE), help=f"Comma-separated, of {', '.join(HEADLINE)} (a shorter run)."
+        "--methods",
+        default=",".join(HEADLINE),
+        help=f"Comma-separated, of {', '.join(HEADLINE)} (a shorter run; base always runs).",
+    )
+    parser.add_argument(
+        "--merge-from",
+        type=Path,
+        default=None,
+        help="Run nothing: add the methods of the report saved in this folder (by a run with --out there).",
     )
     args = parser.parse_args()
-    args.methods = tuple(args.methods.split(","))
+    if args.merge_from is not None:
+        merge(args.merge_from, args)
+        return
+    args.methods = tuple(dict.fromkeys(["base", *args.methods.split(",")]))  # every rate is read against base
     unknown = sorted(set(args.methods) - set(HEADLINE))
     if unknown:
         parser.error(f"unknown methods {unknown}; choose from {', '.join(HEADLINE)}")
@@ -109,24 +123,63 @@ def write(results: dict[str, Any], args: argparse.Namespace, seconds: float) -> 
         "judge_model": first.header.get("judge_model"),
         "wall_seconds": round(seconds, 1),
     }
-    tables = []
     for part, comparison in results.items():
         report[part] = report_of(comparison.results, {**comparison.header, "summary": comparison.summary})
-        tables.append(f"### {part}\n\n" + markdown_table(comparison.results))
-        write_answers(all_answers(comparison.results), args.out / "answers" / f"{args.name}_{part}.jsonl.gz")
-    first.plot(report["test"], args.out / f"{args.name}.png")
-    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
-    (args.out / f"{args.name}.md").write_text("\n\n".join(tables) + "\n")
-    print("\n\n".join(tables))
+        write_answers(all_answers(comparison.results), answers_path(args.out, args.name, part))
+    render(report, args)
     print(json.dumps(first.summary, indent=2))
     print(f"wall time {seconds / 60:.1f} min")
+
+
+def merge(source: Path, args: argparse.Namespace) -> None:
+    """Add the methods of the report saved in ``source`` (a run with ``--out source``) to the one in
+    ``--out``, with their answers; a method in both takes ``source``'s. Nothing is run."""
+    into, extra = (json.loads((folder / f"{args.name}.json").read_text()) for folder in (args.out, source))
+    for key in ("max_new_tokens", "judge_model"):
+        if into[key] != extra[key]:
+            raise SystemExit(f"--merge-from: {key} is {extra[key]} in {source} but {into[key]} in {args.out}.")
+    for part, figures in extra.items():
+        if not isinstance(figures, dict) or "methods" not in figures:
+            continue
+        rows = read_answers(answers_path(source, args.name, part))
+        old = into.get(part)
+        if old is not None:
+            kept = {label: m for label, m in old["methods"].items() if label not in figures["methods"]}
+            methods = sorted({**kept, **figures["methods"]}.items(), key=lambda item: HEADLINE.index(item[1]["method"]))
+            added = {key: value for key, value in figures.items() if key != "methods"}
+            figures = {**old, "methods": dict(methods), "added": [*old.get("added", []), added]}
+            old_rows = read_answers(answers_path(args.out, args.name, part))
+            rows = [row for row in old_rows if row["method"] in kept] + rows
+        into[part] = figures
+        write_answers(rows, answers_path(args.out, args.name, part))
+    into["wall_seconds"] = round(into["wall_seconds"] + extra["wall_seconds"], 1)
+    render(into, args)
+
+
+def render(report: dict[str, Any], args: argparse.Namespace) -> None:
+    """``<name>.json``, ``<name>.md`` (a table per part) and ``<name>.png`` (the test part's trade-off)."""
+    parts = [part for part, figures in report.items() if isinstance(figures, dict) and "methods" in figures]
+    tables = "\n\n".join(
+        f"### {part}\n\n{markdown_table(report[part]['methods'])}\n\n{markdown_details(report[part]['methods'])}"
+        for part in parts
+    )
+    sets = next(iter(report["test"]["methods"].values()))["sets"]
+    benign, harmful = ([name for name, s in sets.items() if s["kind"] == kind] for kind in ("benign", "harmful"))
+    plot_tradeoff(report["test"]["methods"], args.out / f"{args.name}.png", benign=benign, harmful=harmful)
+    (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / f"{args.name}.md").write_text(tables + "\n")
+    print(tables)
+
+
+def answers_path(out: Path, name: str, part: str) -> Path:
+    return out / "answers" / f"{name}_{part}.jsonl.gz"
 
 
 def command(args: argparse.Namespace) -> str:
     options = " ".join(
         f"--{key.replace('_', '-')} {value}"
         for key, value in vars(args).items()
-        if value is not None and key not in ("out", "name", "methods")
+        if value is not None and key not in ("out", "name", "methods", "merge_from")
     )
     if args.methods != HEADLINE:
         options += f" --methods {','.join(args.methods)}"

@@ -3,13 +3,14 @@
 Trains the probe and the two energies once from a collect run and builds each variant from the same
 parts. Every validation prompt is answered along each route of each variant (unsteered, steered as
 benign, steered as harmful; the unsteered answers are shared), the judges read every answer, and
-each variant's probe thresholds are chosen from those answers by the rule of ``edshook tune``. The
-generated answers are cached, so the same answers can be read again by another judge. Never a test prompt.
+each variant's probe thresholds are chosen from those answers by the rule of ``edshook tune``. A route
+shared by several variants is answered and judged once. Never a test prompt.
 
-    python benchmarks/variants.py --run runs/qwen-train --judge model --limit 80
+    python benchmarks/variants.py --run runs/qwen-train --judge both --limit 24
 
 Writes ``results/variants.json`` (every variant's chosen thresholds, validation rates, harmless KL and
-perplexity), ``results/variants.md`` (the ablation table of docs/variants.md) and the answers.
+perplexity), ``results/variants.md`` (the ablation table of docs/variants.md) and
+``results/answers/variants.jsonl.gz`` (every answer, with every verdict).
 """
 
 from __future__ import annotations
@@ -17,24 +18,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm.auto import tqdm
+
 from edshook.backends import Backend, make_backend
-from edshook.data import load_set, select_prompts
-from edshook.evaluation import Capability, choose_thresholds, read_answers, set_kind
-from edshook.evaluation.tuning import Outcomes
-from edshook.interventions import ConditionalSteering, PositionSelector, StepSchedule
+from edshook.data import VALIDATION_SOURCES, PromptSet, load_set, select_prompts
+from edshook.evaluation import AnswerRecord, Capability, Method, choose_thresholds, evaluate, set_kind, write_answers
+from edshook.evaluation.tuning import DEFAULT_BANDS, DEFAULT_THRESHOLDS, Outcomes
+from edshook.interventions import ConditionalSteering, EnergySteering, PositionSelector, StepSchedule
 from edshook.judges import AnswerJudge
 from edshook.models import load_model
 from edshook.training import ActivationSet, train_conditional_parts
-
-VALIDATION = ("or_bench_hard", "or_bench_80k_retain", "refusal_harmless_train", "or_bench_toxic", "advbench")
-"""Benign-but-scary, more benign-but-scary, plain harmless (Alpaca), then harmful: their validation parts."""
-
-THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
 @dataclass(frozen=True)
@@ -51,9 +48,7 @@ class Variant:
     note: str = ""
 
     def candidates(self) -> list[tuple[float, float]]:
-        if not self.band:
-            return [(t, t) for t in THRESHOLDS]
-        return [(low, high) for low in THRESHOLDS for high in THRESHOLDS if low <= high]
+        return list(DEFAULT_BANDS) if self.band else [(t, t) for t in DEFAULT_THRESHOLDS]
 
 
 VARIANTS = [
@@ -66,9 +61,8 @@ VARIANTS = [
         "+ uncertainty band",
         gated=True,
         max_generated=16,
-        probe_window=3,
         band=True,
-        note="prompts the probe is unsure of are left alone",
+        note="prompts the probe is unsure of are left alone: the shipped policy's settings",
     ),
 ]
 
@@ -88,28 +82,27 @@ def main() -> None:
     started = time.perf_counter()
     backend = make_backend(load_model(), "nnsight")
     activations = ActivationSet.load(args.run)
-    sets = select_prompts(split="val", sets=VALIDATION, limit=args.limit, data_dir=args.data_dir)
+    sets = select_prompts(split="val", sets=VALIDATION_SOURCES, limit=args.limit, data_dir=args.data_dir)
     harmless = list(load_set("refusal_harmless_val", args.data_dir).sample(args.harmless).texts)
     capability = Capability.measure(backend, harmless, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    parts = {window: train_conditional_parts(activations, probe_window=window, progress=False) for window in (1, 3)}
     chosen = [v for v in VARIANTS if args.variants is None or v.name in args.variants]
+    windows = {v.probe_window for v in chosen}
+    parts = {window: train_conditional_parts(activations, probe_window=window, progress=False) for window in windows}
     policies = {v: build(parts[v.probe_window], v) for v in chosen}
-    cache = args.out.with_name(args.out.stem + "_answers.jsonl")
-    answers = generate(backend, policies, sets, cache, args)
     judge = AnswerJudge.build(args.judge)
+    answers = answer_every_route(backend, policies, sets, judge, args)
+    write_answers(
+        [record for records in answers.values() for record in records],
+        args.out.parent / "answers" / f"{args.out.stem}.jsonl.gz",
+    )
     rows = []
     for variant in chosen:
         policy = policies[variant]
         outcomes = {}
         for name, prompts in sets.items():
-            texts, harmful = list(prompts.texts), [p.harmful for p in prompts]
-            scores = policy.probe.probability(backend.collect(texts, list(policy.probe.layers), progress=False))
-            routes = {
-                "base": "base",
-                "benign": route_key(variant, "benign", policy),
-                "harmful": route_key(variant, "harmful", policy),
-            }
-            verdicts = {route: judge(texts, answers[key, name], harmful) for route, key in routes.items()}
+            scores = policy.probe.probability(backend.collect(list(prompts.texts), list(policy.probe.layers)))
+            routes = {"base": "base"} | {part: route_key(variant, part, policy) for part in ("benign", "harmful")}
+            verdicts = {route: [r.verdict for r in answers[key, name]] for route, key in routes.items()}
             outcomes[name] = Outcomes.of(set_kind(prompts), scores, verdicts)
         tuning = choose_thresholds(outcomes, variant.candidates())
         tuned = policy.replace(benign_below=tuning.benign_below, harmful_above=tuning.harmful_above)
@@ -150,46 +143,32 @@ def build(parts: Any, variant: Variant) -> ConditionalSteering:
 
 
 def route_key(variant: Variant, part: str, policy: ConditionalSteering) -> str:
-    """What decides a route's answers: the part, its steering settings and the layer its energies start at."""
+    """What decides a route's answers: the part, its steering settings and the layers its energies steer."""
+    steering = getattr(policy, part)
+    layers = "none" if steering is None else ",".join(str(layer) for layer in steering.layers)
     return (
         f"{part} K={variant.steps} eta={variant.step_size:g} gated={variant.gated} "
-        f"max_generated={variant.max_generated} from_layer={policy.probe.layer}"
+        f"max_generated={variant.max_generated} layers={layers}"
     )
 
 
-def generate(
+def answer_every_route(
     backend: Backend,
     policies: dict[Variant, ConditionalSteering],
-    sets: dict[str, Any],
-    cache: Path,
+    sets: dict[str, PromptSet],
+    judge: AnswerJudge,
     args: argparse.Namespace,
-) -> dict[tuple[str, str], list[str]]:
-    """Every route's answers, key (route, set); read from ``cache`` where a run already wrote them."""
-    answers: dict[tuple[str, str], list[str]] = {}
-    if cache.is_file():
-        for row in read_answers(cache):
-            answers.setdefault((row["method"], row["set"]), []).append(row["answer"])
-    routes = {"base": None} | {
-        route_key(variant, part, policy): steering
-        for variant, policy in policies.items()
-        for part, steering in (("benign", policy.benign), ("harmful", policy.harmful))
-    }
-    for route, steering in routes.items():
-        for name, prompts in sets.items():
-            if (route, name) in answers:
-                continue
-            with ExitStack() as stack:
-                if steering is not None:
-                    stack.enter_context(backend.steer(steering))
-                texts = list(prompts.texts)
-                answers[route, name] = backend.generate(
-                    texts, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, progress=False
-                )
-            with cache.open("a", encoding="utf-8") as sink:
-                for prompt, answer in zip(prompts, answers[route, name], strict=True):
-                    row = {"method": route, "set": name, "id": prompt.id, "prompt": prompt.text, "answer": answer}
-                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
-            print(f"answered {route} / {name}", flush=True)
+) -> dict[tuple[str, str], tuple[AnswerRecord, ...]]:
+    """Every route's judged answers, key (route, set): unsteered, and each distinct steered route once."""
+    routes: dict[str, EnergySteering | None] = {"base": None}
+    for variant, policy in policies.items():
+        for part in ("benign", "harmful"):
+            routes[route_key(variant, part, policy)] = getattr(policy, part)
+    answers: dict[tuple[str, str], tuple[AnswerRecord, ...]] = {}
+    for route, steering in tqdm(routes.items(), desc="routes", unit="route"):
+        method = Method(route, () if steering is None else (steering,))
+        result = evaluate(backend, method, sets, judge, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+        answers |= {(route, name): set_result.answers for name, set_result in result.sets.items()}
     return answers
 
 

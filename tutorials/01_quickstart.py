@@ -110,7 +110,7 @@ assert route_of["How can I shoot a good photo at night?"] == "none", route_of
 #    refusal, safe refusal, jailbreak), and the residual stream at the last prompt token is kept at
 #    every layer;
 # 2. `train_conditional`: the harmfulness probe and the two energies;
-# 3. `tune_thresholds`: the probe thresholds, chosen on **validation** prompts;
+# 3. `tune_thresholds`: the probe band, chosen on **validation** prompts;
 # 4. `backend.steer`: as above.
 #
 # `standard_splits()` reads the prompt sets from `$EDSHOOK_DATA` and splits them by prompt id, so

@@ -142,7 +142,7 @@ def train(
     layers = ", ".join(f"{name} energy on {list(part.layers)}" for name, part in parts.items() if part is not None)
     typer.echo(
         f"probe at layers {probe['layers']} (val accuracy {probe['val_accuracy']:.3f}); {layers} -> {out}\n"
-        f"Next: edshook tune {out} (chooses the probe threshold on validation prompts)."
+        f"Next: edshook tune {out} (chooses the probe band on validation prompts)."
     )
     conditional.save(out)
 
@@ -164,7 +164,11 @@ def tune(
     batch_size: int = 32,
     seed: int = 0,
 ) -> None:
-    """Choose a conditional policy's probe thresholds on the validation split (never on test prompts)."""
+    """Choose a conditional policy's probe band on the validation split (never on test prompts).
+
+    Scores up to benign_below take the benign energy, scores above harmful_above the harmful one, and
+    those between are left unsteered; every band of the candidate thresholds is tried.
+    """
     from edshook.data import VALIDATION_SOURCES, select_prompts
     from edshook.evaluation import tune_thresholds
     from edshook.interventions import ConditionalSteering
@@ -186,7 +190,8 @@ def tune(
     typer.echo(tuning.markdown())
     tuning.save(policy / "tuning")
     chosen_thresholds = {"benign_below": tuning.benign_below, "harmful_above": tuning.harmful_above}
-    metadata = {**conditional.metadata, "tuning": {**chosen_thresholds, "margin": margin, "feasible": tuning.feasible}}
+    facts = {"margin": margin, "feasible": tuning.feasible, "judge": judge.value, "max_new_tokens": max_new_tokens}
+    metadata = {**conditional.metadata, "tuning": {**chosen_thresholds, **facts, "n": tuning.n}}
     conditional.replace(**chosen_thresholds, metadata=metadata).save(policy)
     typer.echo(
         f"probe thresholds benign_below {tuning.benign_below:g}, harmful_above {tuning.harmful_above:g} -> {policy}"

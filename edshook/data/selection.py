@@ -21,8 +21,9 @@ BENCHMARK_SOURCES = ("or_bench_hard", "jbb_benign", "or_bench_toxic", "jbb_harmf
 JAILBREAK_SOURCES = ("jbb_pair", "jbb_random_search", "jbb_jbc", "jbb_gcg_transfer")
 """JailbreakBench attack prompts (against GPT-3.5) for the JBB harmful goals: test-only robustness sets."""
 
-VALIDATION_SOURCES = ("or_bench_hard", "or_bench_toxic", "advbench")
-"""The sets whose validation parts choose settings such as the probe threshold (never the test parts)."""
+VALIDATION_SOURCES = ("or_bench_hard", "or_bench_80k_retain", "refusal_harmless_train", "or_bench_toxic", "advbench")
+"""The sets whose validation parts choose settings such as the probe threshold (never the test parts):
+benign-but-scary (OR-Bench-Hard, OR-Bench-80K), plain harmless (Alpaca), then harmful."""
 
 
 def part_name(source: str, part: Part) -> str:

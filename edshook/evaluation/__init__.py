@@ -22,6 +22,7 @@ from edshook.evaluation.metrics import Rate, kl_divergence, perplexity, wilson_i
 from edshook.evaluation.plots import plot_tradeoff
 from edshook.evaluation.reports import (
     all_answers,
+    markdown_details,
     markdown_table,
     read_answers,
     safe_summary,
@@ -55,6 +56,7 @@ __all__ = [
     "fit_directions",
     "harmless_capability",
     "kl_divergence",
+    "markdown_details",
     "markdown_table",
     "perplexity",
     "plot_tradeoff",

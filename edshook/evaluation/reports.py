@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from edshook.evaluation.harness import AnswerRecord, MethodResult
+from edshook.evaluation.metrics import Rate
+from edshook.evaluation.plots import headline
 
 __all__ = [
     "ANSWERS",
     "all_answers",
+    "markdown_details",
     "markdown_table",
     "read_answers",
     "report_of",
@@ -24,10 +27,12 @@ __all__ = [
 ANSWERS = "answers.jsonl"
 
 
-def write_answers(records: Iterable[AnswerRecord], path: Path) -> Path:
-    """Answers one JSON object per line (gzip-compressed if ``path`` ends in ``.gz``)."""
+def write_answers(records: Iterable[AnswerRecord | Mapping[str, Any]], path: Path) -> Path:
+    """Answers one JSON object per line (gzip-compressed if ``path`` ends in ``.gz``); rows read back by
+    :func:`read_answers` are written as they are."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps(record.to_json(), ensure_ascii=False) + "\n" for record in records)
+    rows = (record.to_json() if isinstance(record, AnswerRecord) else record for record in records)
+    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     if path.suffix == ".gz":
         with gzip.open(path, "wt", encoding="utf-8") as sink:
             sink.write(lines)
@@ -54,28 +59,52 @@ def report_of(results: Sequence[MethodResult], header: Mapping[str, object]) -> 
 
 
 def write_report(results: Sequence[MethodResult], out: Path, *, header: Mapping[str, object]) -> dict[str, Any]:
-    """Write ``report.json``, ``report.md`` and ``answers.jsonl`` into ``out``; return the report."""
+    """Write ``report.json``, ``report.md`` (the headline table, then every rate) and ``answers.jsonl``
+    into ``out``; return the report."""
     out.mkdir(parents=True, exist_ok=True)
     report = report_of(results, header)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.md").write_text(markdown_table(results) + "\n")
+    (out / "report.md").write_text(markdown_table(results) + "\n\n" + markdown_details(report["methods"]) + "\n")
     write_answers(all_answers(results), out / ANSWERS)
     return report
 
 
-def markdown_table(results: Sequence[MethodResult]) -> str:
-    """One row per method: per set, the headline rate (model judge when it ran) with its interval."""
-    names = list(results[0].sets)
-    first = results[0].sets
-    judged_by = "model judge" if first[names[0]].model is not None else "substring judge"
-    columns = [f"{n} ({'helpful' if first[n].kind == 'benign' else 'refusal'})" for n in names]
+def markdown_table(results: Sequence[MethodResult] | Mapping[str, Mapping[str, Any]]) -> str:
+    """One row per method: per set, the headline rate (model judge when it ran) with its interval.
+
+    ``results`` are method results, or the ``"methods"`` part of a saved report (label -> figures).
+    """
+    methods = results if isinstance(results, Mapping) else report_of(results, {})["methods"]
+    first = next(iter(methods.values()))["sets"]
+    names = list(first)
+    judged_by = "model judge" if first[names[0]]["model"] is not None else "substring judge"
+    columns = [f"{n} ({'helpful' if first[n]['kind'] == 'benign' else 'refusal'})" for n in names]
     head = "| method | " + " | ".join(columns) + " | harmless KL | ppl | tok/s |"
     rows = [f"Rates by the {judged_by}, 95% Wilson intervals.", "", head, "|" + "---|" * (len(names) + 4)]
-    for r in results:
-        cells = [r.sets[n].headline.percent() for n in names]
-        kl = "" if r.harmless_kl is None else f"{r.harmless_kl:.3f}"
-        ppl = "" if r.harmless_perplexity is None else f"{r.harmless_perplexity:.2f}"
-        rows.append(f"| {r.method.label} | " + " | ".join(cells) + f" | {kl} | {ppl} | {r.tokens_per_s:.0f} |")
+    for label, figures in methods.items():
+        cells = [headline(figures["sets"][n]).percent() for n in names]
+        kl, ppl = figures["harmless_kl"], figures["harmless_perplexity"]
+        capability = f"{'' if kl is None else f'{kl:.3f}'} | {'' if ppl is None else f'{ppl:.2f}'}"
+        rows.append(f"| {label} | " + " | ".join(cells) + f" | {capability} | {figures['tokens_per_s']:.0f} |")
+    return "\n".join(rows)
+
+
+def markdown_details(methods: Mapping[str, Mapping[str, Any]]) -> str:
+    """One row per method and set, from a saved report's ``"methods"``: every model-judge rate (helpful,
+    refusal, degenerate; harmful help on harmful sets) and the substring count, with 95% intervals."""
+
+    def cell(figure: Mapping[str, Any] | None) -> str:
+        return "" if figure is None else Rate(figure["n"], figure["count"]).percent().replace("%", "")
+
+    head = "| method | set | n | model: helpful | refusal | degenerate | harmful help | substring |"
+    rows = [head, "|---" * 8 + "|"]
+    for label, figures in methods.items():
+        for name, entry in figures["sets"].items():
+            model = entry["model"] or {}
+            verdicts = [cell(model.get(key)) for key in ("helpful", "refusal", "degenerate", "harmful")]
+            rows.append(
+                f"| {label} | {name} | {entry['n']} | " + " | ".join(verdicts) + f" | {cell(entry['substring'])} |"
+            )
     return "\n".join(rows)
 
 

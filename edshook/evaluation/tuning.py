@@ -26,9 +26,11 @@ from edshook.judges.reader import AnswerJudge, Verdict
 if TYPE_CHECKING:
     from edshook.judges.model import ModelVerdict
 
-__all__ = ["DEFAULT_THRESHOLDS", "Outcomes", "ThresholdTuning", "choose_thresholds", "tune_thresholds"]
+__all__ = ["DEFAULT_BANDS", "DEFAULT_THRESHOLDS", "Outcomes", "ThresholdTuning", "choose_thresholds", "tune_thresholds"]
 
-DEFAULT_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99)
+DEFAULT_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+DEFAULT_BANDS = tuple((low, high) for low in DEFAULT_THRESHOLDS for high in DEFAULT_THRESHOLDS if low <= high)
+"""Candidate ``(benign_below, harmful_above)`` pairs: every band of the thresholds, one threshold included."""
 ROUTES = ("base", "benign", "harmful")
 
 
@@ -142,9 +144,10 @@ def tune_thresholds(
     batch_size: int = 32,
     progress: bool = True,
 ) -> ThresholdTuning:
-    """The thresholds with the best mean helpfulness on the benign sets among those that keep every
-    harmful set's refusal at least ``margin`` above base (and, with the model judge, its harmful
-    answers no more frequent than base).
+    """The probe band (``candidates``, default every band of ``DEFAULT_THRESHOLDS``) with the best mean
+    helpfulness on the benign sets among those that keep every harmful set's refusal at least
+    ``margin`` above base (and, with the model judge, its harmful answers no more frequent than base).
+    Scores inside a band are left unsteered.
 
     Each prompt is answered three times (base, steered as benign, steered as harmful) and its probe
     score read once; any candidate's outcome is then a choice among those answers, so the whole
@@ -177,8 +180,7 @@ def tune_thresholds(
                 bar.update()
             verdicts = {route: [record.verdict for record in records] for route, records in answers[name].items()}
             outcomes[name] = Outcomes.of(kinds[name], policy.probe.probability(states).cpu(), verdicts)
-    grid = candidates if candidates is not None else [(t, t) for t in DEFAULT_THRESHOLDS]
-    return replace(choose_thresholds(outcomes, grid, margin=margin), answers=answers)
+    return replace(choose_thresholds(outcomes, candidates or DEFAULT_BANDS, margin=margin), answers=answers)
 
 
 def choose_thresholds(

@@ -136,9 +136,11 @@ def test_eval_reads_user_sets(tiny_folder, tmp_path):
 
 
 def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path):
-    """The default policy kind: probe + two energies, then the probe threshold chosen on validation sets."""
+    """The default policy kind: probe + two energies, then the probe band chosen on validation sets."""
     import torch
 
+    from edshook.data import VALIDATION_SOURCES
+    from edshook.evaluation.tuning import DEFAULT_BANDS
     from edshook.interventions import ConditionalSteering, ModelSpec
     from edshook.judges import Label
     from edshook.training import ActivationSet
@@ -179,7 +181,9 @@ def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path
         "2",
     )
     tuning = json.loads((tmp_path / "policy" / "tuning" / "tuning.json").read_text())
-    assert set(tuning["base"]) == {"or_bench_hard_val", "or_bench_toxic_val", "advbench_val"}
+    assert set(tuning["base"]) == {f"{source}_val" for source in VALIDATION_SOURCES}
+    assert len(tuning["table"]) == len(DEFAULT_BANDS), "every band of the candidate thresholds is tried"
     tuned = ConditionalSteering.load(tmp_path / "policy")
     assert (tuned.benign_below, tuned.harmful_above) == (tuning["benign_below"], tuning["harmful_above"])
+    assert tuned.metadata["tuning"]["n"] == tuning["n"] and tuned.metadata["tuning"]["judge"] == "substring"
     assert f"harmful_above {tuning['harmful_above']:g}" in output

@@ -263,6 +263,24 @@ def test_a_band_sends_uncertain_prompts_to_the_base_answer():
     assert row["benign"] == 1.0 and row["harmful"] == 1.0, "the 0.5 scores take their base answers"
 
 
+def test_the_default_candidates_find_a_band_that_beats_every_single_threshold():
+    from edshook.evaluation.tuning import DEFAULT_BANDS, choose_thresholds
+
+    # One benign and one harmful prompt share the score 0.5, and the base model treats both well:
+    # any single threshold sends both the same way and loses one; a band around 0.5 keeps both.
+    scores = {"benign": torch.tensor([0.1, 0.5]), "harmful": torch.tensor([0.5, 0.9])}
+    no, yes = torch.zeros(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)
+    refused = {
+        "benign": {"base": torch.tensor([True, False]), "benign": no, "harmful": yes},
+        "harmful": {"base": torch.tensor([True, False]), "benign": no, "harmful": yes},
+    }
+    tuning = choose_thresholds(outcomes_of(scores, refused), DEFAULT_BANDS)
+    singles = [row for row in tuning.table if row["benign_below"] == row["harmful_above"]]
+    assert all(row["benign"] + row["harmful"] < 2.0 for row in singles)
+    assert tuning.benign_below < 0.5 <= tuning.harmful_above < 0.9 and tuning.feasible
+    assert (0.1, 0.5) in DEFAULT_BANDS and all(low <= high for low, high in DEFAULT_BANDS)
+
+
 def test_conditional_methods_sweep_the_threshold_and_ablate_the_parts():
     from edshook.evaluation import conditional_methods
 
