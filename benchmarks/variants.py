@@ -100,7 +100,8 @@ def main() -> None:
         policy = policies[variant]
         outcomes = {}
         for name, prompts in sets.items():
-            scores = policy.probe.probability(backend.collect(list(prompts.texts), list(policy.probe.layers)))
+            states = backend.collect(list(prompts.texts), list(policy.probe.layers), progress=False)
+            scores = policy.probe.probability(states)
             routes = {"base": "base"} | {part: route_key(variant, part, policy) for part in ("benign", "harmful")}
             verdicts = {route: [r.verdict for r in answers[key, name]] for route, key in routes.items()}
             outcomes[name] = Outcomes.of(set_kind(prompts), scores, verdicts)
