@@ -26,7 +26,7 @@ from typing import Any
 from edshook.backends import make_backend
 from edshook.data import BENCHMARK_SOURCES, JAILBREAK_SOURCES, VALIDATION_SOURCES, select_prompts
 from edshook.evaluation import Method, compare, comparison_methods, write_answers
-from edshook.evaluation.plots import plot_tradeoff
+from edshook.evaluation.plots import plot_report
 from edshook.evaluation.reports import all_answers, markdown_details, markdown_table, read_answers, report_of
 from edshook.interventions import EnergySteering, load_policy
 from edshook.judges import AnswerJudge
@@ -163,9 +163,7 @@ def render(report: dict[str, Any], args: argparse.Namespace) -> None:
         f"### {part}\n\n{markdown_table(report[part]['methods'])}\n\n{markdown_details(report[part]['methods'])}"
         for part in parts
     )
-    sets = next(iter(report["test"]["methods"].values()))["sets"]
-    benign, harmful = ([name for name, s in sets.items() if s["kind"] == kind] for kind in ("benign", "harmful"))
-    plot_tradeoff(report["test"]["methods"], args.out / f"{args.name}.png", benign=benign, harmful=harmful)
+    plot_report(report["test"]["methods"], args.out / f"{args.name}.png")
     (args.out / f"{args.name}.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / f"{args.name}.md").write_text(tables + "\n")
     print(tables)

@@ -19,7 +19,7 @@ from edshook.evaluation.methods import (
     eds_methods,
 )
 from edshook.evaluation.metrics import Rate, kl_divergence, perplexity, wilson_interval
-from edshook.evaluation.plots import plot_tradeoff
+from edshook.evaluation.plots import plot_report, plot_tradeoff
 from edshook.evaluation.reports import (
     all_answers,
     markdown_details,
@@ -59,6 +59,7 @@ __all__ = [
     "markdown_details",
     "markdown_table",
     "perplexity",
+    "plot_report",
     "plot_tradeoff",
     "read_answers",
     "refusal_score",

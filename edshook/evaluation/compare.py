@@ -16,7 +16,7 @@ from edshook.data import PromptSet, load_set
 from edshook.evaluation.directions import fit_directions
 from edshook.evaluation.harness import Capability, MethodResult, evaluate
 from edshook.evaluation.methods import Method, Sweep, SweepGrids, baseline_methods, conditional_methods, eds_methods
-from edshook.evaluation.plots import plot_tradeoff
+from edshook.evaluation.plots import plot_report
 from edshook.evaluation.reports import safe_summary, write_report
 from edshook.interventions import ConditionalSteering, EnergySteering
 from edshook.judges.reader import AnswerJudge
@@ -57,12 +57,7 @@ class Comparison:
 
     def plot(self, report: dict[str, Any], path: Path) -> Path | None:
         """The trade-off plot of a report of this comparison (None without both benign and harmful sets)."""
-        sets = self.results[0].sets
-        benign = [name for name, s in sets.items() if s.kind == "benign"]
-        harmful = [name for name, s in sets.items() if s.kind == "harmful"]
-        if not (benign and harmful):
-            return None
-        return plot_tradeoff(report["methods"], path, benign=benign, harmful=harmful)
+        return plot_report(report["methods"], path)
 
 
 def comparison_methods(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from jaxtyping import Float
 from torch import Tensor
@@ -52,6 +53,11 @@ class Rate:
     @property
     def ci95(self) -> tuple[float, float]:
         return wilson_interval(self.count, self.n)
+
+    @classmethod
+    def from_json(cls, figure: Mapping[str, Any]) -> Rate:
+        """The rate a ``to_json`` figure holds (its ``n`` and ``count``; the rest is derived)."""
+        return cls(int(figure["n"]), int(figure["count"]))
 
     def to_json(self) -> dict[str, object]:
         return {"n": self.n, "count": self.count, "rate": round(self.rate, 4), "ci95": [round(x, 4) for x in self.ci95]}

@@ -11,14 +11,25 @@ from typing import Any
 
 from edshook.evaluation.metrics import Rate
 
-__all__ = ["headline", "plot_tradeoff"]
+__all__ = ["headline", "plot_report", "plot_tradeoff"]
 
 
 def headline(entry: Mapping[str, Any]) -> Rate:
     """A saved set result's headline rate: model-judge helpful or refusal when it ran, else the substring rate."""
     model = entry.get("model")
     chosen = entry["substring"] if model is None else model["helpful" if entry["kind"] == "benign" else "refusal"]
-    return Rate(chosen["n"], chosen["count"])
+    return Rate.from_json(chosen)
+
+
+def plot_report(methods: Mapping[str, Mapping[str, Any]], path: Path) -> Path | None:
+    """:func:`plot_tradeoff` of a saved report's ``"methods"``, every benign set against the pooled harmful
+    ones; None when the report lacks either kind."""
+    sets = next(iter(methods.values()))["sets"]
+    benign = [name for name, entry in sets.items() if entry["kind"] == "benign"]
+    harmful = [name for name, entry in sets.items() if entry["kind"] == "harmful"]
+    if not (benign and harmful):
+        return None
+    return plot_tradeoff(methods, path, benign=benign, harmful=harmful)
 
 
 def plot_tradeoff(

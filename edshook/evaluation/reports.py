@@ -64,7 +64,8 @@ def write_report(results: Sequence[MethodResult], out: Path, *, header: Mapping[
     out.mkdir(parents=True, exist_ok=True)
     report = report_of(results, header)
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.md").write_text(markdown_table(results) + "\n\n" + markdown_details(report["methods"]) + "\n")
+    methods = report["methods"]
+    (out / "report.md").write_text(markdown_table(methods) + "\n\n" + markdown_details(methods) + "\n")
     write_answers(all_answers(results), out / ANSWERS)
     return report
 
@@ -94,7 +95,7 @@ def markdown_details(methods: Mapping[str, Mapping[str, Any]]) -> str:
     refusal, degenerate; harmful help on harmful sets) and the substring count, with 95% intervals."""
 
     def cell(figure: Mapping[str, Any] | None) -> str:
-        return "" if figure is None else Rate(figure["n"], figure["count"]).percent().replace("%", "")
+        return "" if figure is None else Rate.from_json(figure).percent().replace("%", "")
 
     head = "| method | set | n | model: helpful | refusal | degenerate | harmful help | substring |"
     rows = [head, "|---" * 8 + "|"]
