@@ -26,7 +26,16 @@ from tqdm.auto import tqdm
 
 from edshook.backends import Backend, make_backend
 from edshook.data import VALIDATION_SOURCES, PromptSet, load_set, select_prompts
-from edshook.evaluation import AnswerRecord, Capability, Method, choose_thresholds, evaluate, set_kind, write_answers
+from edshook.evaluation import (
+    AnswerRecord,
+    Capability,
+    Method,
+    choose_thresholds,
+    evaluate,
+    read_answers,
+    set_kind,
+    write_answers,
+)
 from edshook.evaluation.tuning import DEFAULT_BANDS, DEFAULT_THRESHOLDS, Outcomes
 from edshook.interventions import ConditionalSteering, EnergySteering, PositionSelector, StepSchedule
 from edshook.judges import AnswerJudge
@@ -64,12 +73,20 @@ VARIANTS = [
         band=True,
         note="prompts the probe is unsure of are left alone: the shipped policy's settings",
     ),
+    Variant(
+        "+ step size 4",
+        gated=True,
+        max_generated=16,
+        band=True,
+        step_size=4.0,
+        note="the shipped settings with each step twice as long",
+    ),
 ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", type=Path, required=True, help="A collect run on the train split.")
+    parser.add_argument("--run", type=Path, help="A collect run on the train split (needed unless --render).")
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--judge", choices=["substring", "model", "both"], default="substring")
     parser.add_argument("--limit", type=int, default=80, help="Validation prompts per set.")
@@ -78,7 +95,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--variants", nargs="*", default=None, help="Run only these variants (by name).")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "variants.json")
+    parser.add_argument("--render", action="store_true", help="Only rewrite the table from the saved --out.")
     args = parser.parse_args()
+    if args.render:
+        print(render(args.out))
+        return
+    if args.run is None:
+        parser.error("--run is required: the collect run to train the parts from (or --render to redraw the table).")
     started = time.perf_counter()
     backend = make_backend(load_model(), "nnsight")
     activations = ActivationSet.load(args.run)
@@ -91,10 +114,7 @@ def main() -> None:
     policies = {v: build(parts[v.probe_window], v) for v in chosen}
     judge = AnswerJudge.build(args.judge)
     answers = answer_every_route(backend, policies, sets, judge, args)
-    write_answers(
-        [record for records in answers.values() for record in records],
-        args.out.parent / "answers" / f"{args.out.stem}.jsonl.gz",
-    )
+    write_answers([record for records in answers.values() for record in records], answers_path(args.out))
     rows = []
     for variant in chosen:
         policy = policies[variant]
@@ -133,8 +153,7 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(report) + "\n")
-    print(markdown(report))
+    print(render(args.out))
 
 
 def build(parts: Any, variant: Variant) -> ConditionalSteering:
@@ -173,17 +192,63 @@ def answer_every_route(
     return answers
 
 
+def answers_path(out: Path) -> Path:
+    return out.parent / "answers" / f"{out.stem}.jsonl.gz"
+
+
+def render(out: Path) -> str:
+    """Write ``out``'s markdown beside it (the ablation table, then the benign routes' ceilings) and return it."""
+    text = markdown(json.loads(out.read_text())) + "\n\n" + ceilings(read_answers(answers_path(out))) + "\n"
+    out.with_suffix(".md").write_text(text)
+    return text
+
+
+def ceilings(rows: list[dict[str, Any]]) -> str:
+    """How helpful each benign route could make a benign set whatever the probe says: the model judge's
+    helpful rate when every prompt is steered as benign, and when each prompt keeps the better of its
+    unsteered and steered answers (a perfect router's ceiling)."""
+    helpful = {(r["method"], r["set"], r["id"]): r["model"]["label"] == "helpful" for r in rows if not r["harmful"]}
+    sets = list(dict.fromkeys(key[1] for key in helpful))
+    routes = list(dict.fromkeys(key[0] for key in helpful if key[0].startswith("benign ")))
+    lines = [
+        "| benign route | " + " | ".join(f"{n}: all steered | best of both" for n in sets) + " |",
+        "|" + "---|" * (2 * len(sets) + 1),
+    ]
+    for route in routes:
+        cells = []
+        for name in sets:
+            ids = [key[2] for key in helpful if key[:2] == ("base", name)]
+            steered = sum(helpful[route, name, i] for i in ids)
+            either = sum(helpful[route, name, i] or helpful["base", name, i] for i in ids)
+            cells += [f"{100 * steered / len(ids):.1f}", f"{100 * either / len(ids):.1f}"]
+        lines.append(f"| {route.removeprefix('benign ')} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown(report: dict[str, Any]) -> str:
+    """The ablation table: per variant its chosen band, the headline rate of every set (helpful on benign,
+    refusal on harmful), harmful help on each harmful set, the worst benign set's degenerate rate, KL and
+    perplexity, in percent."""
     names = list(report["n_per_set"])
-    head = "| variant | thresholds | " + " | ".join(names) + " | KL | ppl |"
-    lines = [head, "|" + "---|" * (len(names) + 4)]
-    base = " | ".join(f"{100 * report['base'][n]:.1f}" for n in names)
-    lines.append(f"| base model | | {base} | 0 | {report['base_perplexity']:.2f} |")
+    benign = [n for n in names if f"{n}:harmful" not in report["base"]]
+    harmful = [n for n in names if n not in benign]
+
+    def cells(figures: dict[str, float]) -> list[str]:
+        rates = [figures[n] for n in benign + harmful] + [figures[f"{n}:harmful"] for n in harmful]
+        degenerate = max(figures.get(f"{n}:degenerate", 0.0) for n in benign)
+        return [f"{100 * r:.1f}" for r in [*rates, degenerate]]
+
+    columns = [f"{n} helpful" for n in benign] + [f"{n} refusal" for n in harmful]
+    columns += [f"{n} harmful help" for n in harmful] + ["degenerate (worst benign set)"]
+    lines = [
+        "| variant | band | " + " | ".join(columns) + " | KL | ppl | safe band found |",
+        "|" + "---|" * (len(columns) + 5),
+        f"| base model | | {' | '.join(cells(report['base']))} | 0 | {report['base_perplexity']:.2f} | |",
+    ]
     for row in report["variants"]:
-        cells = [f"{100 * row['validation'][n]:.1f}" for n in names]
         band = f"{row['benign_below']:g} / {row['harmful_above']:g}"
-        tail = f" | {row['harmless_kl']:.3f} | {row['harmless_perplexity']:.2f} |"
-        lines.append(f"| {row['variant']['name']} | {band} | " + " | ".join(cells) + tail)
+        tail = f"{row['harmless_kl']:.3f} | {row['harmless_perplexity']:.2f} | {'yes' if row['feasible'] else 'no'}"
+        lines.append(f"| {row['variant']['name']} | {band} | " + " | ".join(cells(row["validation"])) + f" | {tail} |")
     return "\n".join(lines)
 
 

@@ -66,6 +66,14 @@ class AnswerRecord:
         return head | {"answer": self.answer, "n_tokens": self.n_tokens} | self.verdict.to_json()
 
 
+def headline(entry: Mapping[str, Any]) -> Rate:
+    """What a reader asks first of a set result (live or saved, in its ``to_json`` form): helpful on a benign
+    set or refusal on a harmful one, by the model judge when it ran, else the substring rate."""
+    model = entry.get("model")
+    chosen = entry["substring"] if model is None else model["helpful" if entry["kind"] == "benign" else "refusal"]
+    return Rate.from_json(chosen)
+
+
 @dataclass(frozen=True)
 class SetResult:
     """A method's answers to one set, and the rates each judge gives them."""
@@ -95,13 +103,7 @@ class SetResult:
 
     @property
     def headline(self) -> Rate:
-        """What a reader asks first: helpful (benign) or refusal (harmful), by the model judge when it ran."""
-        model = self.model
-        if model is not None:
-            return model["helpful" if self.kind == "benign" else "refusal"]
-        substring = self.substring
-        assert substring is not None
-        return substring
+        return headline(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
         substring, model = self.substring, self.model

@@ -9,16 +9,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from edshook.evaluation.harness import headline
 from edshook.evaluation.metrics import Rate
 
-__all__ = ["headline", "plot_report", "plot_tradeoff"]
-
-
-def headline(entry: Mapping[str, Any]) -> Rate:
-    """A saved set result's headline rate: model-judge helpful or refusal when it ran, else the substring rate."""
-    model = entry.get("model")
-    chosen = entry["substring"] if model is None else model["helpful" if entry["kind"] == "benign" else "refusal"]
-    return Rate.from_json(chosen)
+__all__ = ["plot_report", "plot_tradeoff"]
 
 
 def plot_report(methods: Mapping[str, Mapping[str, Any]], path: Path) -> Path | None:

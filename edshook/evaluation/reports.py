@@ -8,9 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from edshook.evaluation.harness import AnswerRecord, MethodResult
+from edshook.evaluation.harness import AnswerRecord, MethodResult, headline
 from edshook.evaluation.metrics import Rate
-from edshook.evaluation.plots import headline
 
 __all__ = [
     "ANSWERS",

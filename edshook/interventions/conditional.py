@@ -152,6 +152,9 @@ class ConditionalSteering(nn.Module):
         layer = call.site.layer
         if call.phase == "prefill" and layer in self.probe.layers:
             self._decide(hidden, call)
+        steered = layer in self.benign.layers or (self.harmful is not None and layer in self.harmful.layers)
+        if not steered:
+            return hidden
         routes = call.state.get(self)
         if not isinstance(routes, Routes) or len(routes.benign) != len(hidden):
             raise PolicyError(

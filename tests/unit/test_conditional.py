@@ -73,6 +73,21 @@ def test_each_prompt_is_steered_by_the_policy_its_probe_score_selects():
     assert not any(isinstance(v, torch.Tensor) for v in vars(policy).values()), "no decision is kept on the module"
 
 
+def test_a_probe_over_several_layers_reads_each_and_decides_at_the_deepest():
+    probe = LinearProbe((0, 1), 16)
+    with torch.no_grad():
+        probe.linear.weight[0, 16] = 50.0  # coordinate 0 of layer 1
+    policy = ConditionalSteering(probe, toward(-10.0), toward(10.0))
+    hidden = torch.randn(2, 3, 16)
+    hidden[0, -1, 0], hidden[1, -1, 0] = -5.0, 5.0
+    run = {}
+    assert torch.equal(policy(hidden, call(0, state=run)), hidden), "a probe layer before the decision only reads"
+    assert torch.equal(policy(hidden, call(1, state=run)), hidden)
+    steered = policy(hidden, call(2, state=run))
+    assert torch.allclose(steered[0], toward(-10.0)(hidden, call(2))[0])
+    assert torch.allclose(steered[1], toward(10.0)(hidden, call(2))[1])
+
+
 def test_interleaved_runs_keep_their_own_decisions():
     policy = ConditionalSteering(sign_probe(1), toward(-10.0), toward(10.0))
     first, second = torch.randn(2, 3, 16), torch.randn(2, 3, 16)
@@ -244,7 +259,8 @@ def test_threshold_choice_keeps_harmful_refusal_above_base_by_the_margin():
     assert tuning.harmful_above == 0.75 and tuning.feasible, (
         "the most compliant threshold that keeps refusal >= 0.25 + 0.25"
     )
-    with pytest.warns(RuntimeWarning, match="No probe threshold"):
+    broken = r"No probe threshold .* breaks: refusal on harmful \(75\.0% vs base 25\.0%\)"
+    with pytest.warns(RuntimeWarning, match=broken):
         strict = choose_thresholds(outcomes, no_band(0.5, 0.9), margin=0.9)
     assert strict.harmful_above == 0.5 and not strict.feasible, "the safest candidate when none is safe enough"
 
