@@ -103,6 +103,7 @@ class SetResult:
 
     @property
     def headline(self) -> Rate:
+        """The rate a reader asks for first (see :func:`headline`)."""
         return headline(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
