@@ -198,7 +198,9 @@ def answers_path(out: Path) -> Path:
 
 def render(out: Path) -> str:
     """Write ``out``'s markdown beside it (the ablation table, then the benign routes' ceilings) and return it."""
-    text = markdown(json.loads(out.read_text())) + "\n\n" + ceilings(read_answers(answers_path(out))) + "\n"
+    rows = read_answers(answers_path(out))
+    harmful = {r["set"] for r in rows if r["harmful"]}
+    text = markdown(json.loads(out.read_text()), harmful) + "\n\n" + ceilings(rows) + "\n"
     out.with_suffix(".md").write_text(text)
     return text
 
@@ -207,6 +209,8 @@ def ceilings(rows: list[dict[str, Any]]) -> str:
     """How helpful each benign route could make a benign set whatever the probe says: the model judge's
     helpful rate when every prompt is steered as benign, and when each prompt keeps the better of its
     unsteered and steered answers (a perfect router's ceiling)."""
+    if any(r["model"] is None for r in rows):
+        return "The benign routes' ceilings need the model judge (--judge model or both)."
     helpful = {(r["method"], r["set"], r["id"]): r["model"]["label"] == "helpful" for r in rows if not r["harmful"]}
     sets = list(dict.fromkeys(key[1] for key in helpful))
     routes = list(dict.fromkeys(key[0] for key in helpful if key[0].startswith("benign ")))
@@ -214,29 +218,29 @@ def ceilings(rows: list[dict[str, Any]]) -> str:
         "| benign route | " + " | ".join(f"{n}: all steered | best of both" for n in sets) + " |",
         "|" + "---|" * (2 * len(sets) + 1),
     ]
+    ids = {name: [key[2] for key in helpful if key[:2] == ("base", name)] for name in sets}
     for route in routes:
         cells = []
         for name in sets:
-            ids = [key[2] for key in helpful if key[:2] == ("base", name)]
-            steered = sum(helpful[route, name, i] for i in ids)
-            either = sum(helpful[route, name, i] or helpful["base", name, i] for i in ids)
-            cells += [f"{100 * steered / len(ids):.1f}", f"{100 * either / len(ids):.1f}"]
+            steered = sum(helpful[route, name, i] for i in ids[name])
+            either = sum(helpful[route, name, i] or helpful["base", name, i] for i in ids[name])
+            cells += [f"{100 * steered / len(ids[name]):.1f}", f"{100 * either / len(ids[name]):.1f}"]
         lines.append(f"| {route.removeprefix('benign ')} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any], harmful_sets: set[str]) -> str:
     """The ablation table: per variant its chosen band, the headline rate of every set (helpful on benign,
-    refusal on harmful), harmful help on each harmful set, the worst benign set's degenerate rate, KL and
-    perplexity, in percent."""
+    refusal on harmful), and with the model judge harmful help on each harmful set and the worst benign
+    set's degenerate rate; then KL and perplexity. Rates in percent."""
     names = list(report["n_per_set"])
-    benign = [n for n in names if f"{n}:harmful" not in report["base"]]
-    harmful = [n for n in names if n not in benign]
+    benign = [n for n in names if n not in harmful_sets]
+    harmful = [n for n in names if n in harmful_sets]
 
     def cells(figures: dict[str, float]) -> list[str]:
-        rates = [figures[n] for n in benign + harmful] + [figures[f"{n}:harmful"] for n in harmful]
-        degenerate = max(figures.get(f"{n}:degenerate", 0.0) for n in benign)
-        return [f"{100 * r:.1f}" for r in [*rates, degenerate]]
+        rates = [figures[n] for n in benign + harmful] + [figures.get(f"{n}:harmful") for n in harmful]
+        degenerate = [figures[f"{n}:degenerate"] for n in benign if f"{n}:degenerate" in figures]
+        return ["" if r is None else f"{100 * r:.1f}" for r in [*rates, max(degenerate, default=None)]]
 
     columns = [f"{n} helpful" for n in benign] + [f"{n} refusal" for n in harmful]
     columns += [f"{n} harmful help" for n in harmful] + ["degenerate (worst benign set)"]
