@@ -133,7 +133,7 @@ def write(results: dict[str, Any], args: argparse.Namespace, seconds: float) -> 
 
 def merge(source: Path, args: argparse.Namespace) -> None:
     """Add the methods of the report saved in ``source`` (a run with ``--out source``) to the one in
-    ``--out``, with their answers; a method in both takes ``source``'s. Nothing is run."""
+    ``--out``, with their answers; a method in both (at any setting) takes ``source``'s. Nothing is run."""
     into, extra = (json.loads((folder / f"{args.name}.json").read_text()) for folder in (args.out, source))
     for key in ("max_new_tokens", "judge_model"):
         if into[key] != extra[key]:
@@ -144,7 +144,8 @@ def merge(source: Path, args: argparse.Namespace) -> None:
         rows = read_answers(answers_path(source, args.name, part))
         old = into.get(part)
         if old is not None:
-            kept = {label: m for label, m in old["methods"].items() if label not in figures["methods"]}
+            replaced = {m["method"] for m in figures["methods"].values()}
+            kept = {label: m for label, m in old["methods"].items() if m["method"] not in replaced}
             methods = sorted({**kept, **figures["methods"]}.items(), key=lambda item: HEADLINE.index(item[1]["method"]))
             added = {key: value for key, value in figures.items() if key != "methods"}
             figures = {**old, "methods": dict(methods), "added": [*old.get("added", []), added]}

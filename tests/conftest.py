@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 from edshook.models.synthetic import CHAT_TEMPLATE, random_model, synthetic_tokenizer
 
@@ -14,6 +15,11 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 if "EDSHOOK_DATA" not in os.environ and SHARED_DATA.is_dir():
     os.environ["EDSHOOK_DATA"] = str(SHARED_DATA)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+# Property tests check behaviour, not speed: on a loaded CI machine one example can take longer than
+# Hypothesis' default 200 ms deadline, which would fail a correct test.
+settings.register_profile("edshook", deadline=None)
+settings.load_profile("edshook")
 
 
 def make_tiny_tokenizer(chat_template: str | None = CHAT_TEMPLATE):

@@ -104,6 +104,9 @@ def train(
     loss: Annotated[Loss, typer.Option(help="The EBM training loss.")] = Loss.infonce,
     steps: Annotated[int, typer.Option(help="Descent steps K.")] = TRAINED_SCHEDULE.steps,
     step_size: Annotated[float, typer.Option(help="Step size eta.")] = TRAINED_SCHEDULE.step_size,
+    harmful_step_size: Annotated[
+        float | None, typer.Option(help="Step size of a conditional policy's harmful energy (none: --step-size).")
+    ] = None,
     gated: Annotated[
         bool, typer.Option(help="Move a state only while its energy is above its layer's gate.")
     ] = TRAINED_SCHEDULE.gated,
@@ -118,11 +121,17 @@ def train(
     from edshook.interventions import StepSchedule
     from edshook.training import ActivationSet, TrainConfig, train_conditional, train_energies
 
+    if kind is Kind.single and harmful_step_size is not None:
+        raise typer.BadParameter(
+            "a single-energy policy has no harmful energy; use --step-size, or --kind conditional.",
+            param_hint="--harmful-step-size",
+        )
     activations = ActivationSet.load(run)
     record(out, "train", locals(), data_ids=activations.ids)
     config = TrainConfig(loss=loss.value, seed=seed)
     schedule = StepSchedule(steps=steps, step_size=step_size, gated=gated)
     positions = replace(TRAINED_POSITIONS, max_generated=max_generated)
+    harmful_schedule = schedule if harmful_step_size is None else replace(schedule, step_size=harmful_step_size)
     if kind is Kind.single:
         trained = train_energies(activations, config=config)
         policy = trained.policy(top_k, schedule=schedule, positions=positions, activations=activations)
@@ -131,7 +140,12 @@ def train(
         policy.save(out)
         return
     conditional = train_conditional(
-        activations, k=top_k, config=config, benign_schedule=schedule, harmful_schedule=schedule, positions=positions
+        activations,
+        k=top_k,
+        config=config,
+        benign_schedule=schedule,
+        harmful_schedule=harmful_schedule,
+        positions=positions,
     )
     parts = {"benign": conditional.benign, "harmful": conditional.harmful}
     for name, part in parts.items():

@@ -168,6 +168,14 @@ def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path
     policy = ConditionalSteering.load(tmp_path / "policy", model=spec)
     assert policy.harmful_above == 0.5 and policy.probe.layer <= min(policy.benign.layers + policy.harmful.layers)
 
+    split = ["train", str(tmp_path / "run"), "--top-k", "1", "--step-size", "6", "--harmful-step-size", "2"]
+    run(*split, "--out", str(tmp_path / "split"))
+    parts = ConditionalSteering.load(tmp_path / "split", model=spec)
+    assert (parts.benign.schedule.step_size, parts.harmful.schedule.step_size) == (6.0, 2.0)
+    single = CliRunner().invoke(app, [*split, "--out", str(tmp_path / "single"), "--kind", "single"])
+    assert single.exit_code != 0 and "--harmful-step-size" in single.output
+    assert not (tmp_path / "single" / "policy.json").exists()
+
     output = run(
         "tune",
         str(tmp_path / "policy"),
