@@ -113,8 +113,12 @@ class ConditionalSteering(nn.Module):
 
     @property
     def layers(self) -> tuple[int, ...]:
-        steered = self.benign.layers + (self.harmful.layers if self.harmful is not None else ())
-        return tuple(sorted({*self.probe.layers, *steered}))
+        return tuple(sorted({*self.probe.layers, *self.steered_layers}))
+
+    @property
+    def steered_layers(self) -> tuple[int, ...]:
+        """The layers an energy moves; a probe layer outside them is only read."""
+        return self.benign.layers + (self.harmful.layers if self.harmful is not None else ())
 
     @property
     def sites(self) -> tuple[Site, ...]:
@@ -152,8 +156,7 @@ class ConditionalSteering(nn.Module):
         layer = call.site.layer
         if call.phase == "prefill" and layer in self.probe.layers:
             self._decide(hidden, call)
-        steered = layer in self.benign.layers or (self.harmful is not None and layer in self.harmful.layers)
-        if not steered:
+        if layer not in self.steered_layers:
             return hidden
         routes = call.state.get(self)
         if not isinstance(routes, Routes) or len(routes.benign) != len(hidden):
