@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,10 @@ __all__ = [
 ANSWERS = "answers.jsonl"
 
 
-def write_answers(records: Iterable[AnswerRecord | Mapping[str, Any]], path: Path) -> Path:
+def write_answers(records: Iterable[AnswerRecord | Mapping[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Answers one JSON object per line (gzip-compressed if ``path`` ends in ``.gz``); rows read back by
     :func:`read_answers` are written as they are."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = (record.to_json() if isinstance(record, AnswerRecord) else record for record in records)
     lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
@@ -45,8 +47,9 @@ def all_answers(results: Sequence[MethodResult]) -> list[AnswerRecord]:
     return [record for result in results for set_result in result.sets.values() for record in set_result.answers]
 
 
-def read_answers(path: Path) -> list[dict[str, Any]]:
+def read_answers(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The rows of an ``answers.jsonl`` (or ``.jsonl.gz``) file."""
+    path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rt", encoding="utf-8") as source:
         return [json.loads(line) for line in source if line.strip()]

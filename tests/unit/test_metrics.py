@@ -70,3 +70,12 @@ def test_kl_and_orthogonalise():
     assert (kl_divergence(logits, torch.zeros(4, 10)) > 0).all()
     v = orthogonalise(torch.tensor([1.0, 1.0]), torch.tensor([2.0, 0.0]))
     assert v.tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("name", ["answers.jsonl", "answers.jsonl.gz"])
+def test_answers_round_trip_through_a_str_path(tmp_path, name):
+    from edshook.evaluation import read_answers, write_answers
+
+    rows = [{"id": "s:1", "answer": "naïve"}, {"id": "s:2", "answer": ""}]
+    written = write_answers(rows, str(tmp_path / "deep" / name))
+    assert written == tmp_path / "deep" / name and read_answers(str(written)) == rows
