@@ -22,6 +22,7 @@ from edshook.cli.options import (
     ModelOption,
     Precision,
     SetsOption,
+    Split,
     open_backend,
     record,
     set_names,
@@ -35,13 +36,38 @@ MaxTokensOption = Annotated[
 ]
 
 
-def _sets(sets: str | None, limit: int | None, data_dir: Path | None, seed: int):  # type: ignore[no-untyped-def]
-    """Named sets, or by default the held-out test sets of the standard splits."""
-    from edshook.data import BENCHMARK_SOURCES, select_prompts
+EvalSplitOption = Annotated[
+    Split | None,
+    typer.Option(help="Take the sets' prompts in this part of the standard splits (default: test, with no --sets)."),
+]
 
-    if sets:
-        return select_prompts(sets=set_names(sets), limit=limit, seed=seed, data_dir=data_dir)
-    return select_prompts(split="test", sets=BENCHMARK_SOURCES, limit=limit, seed=seed, data_dir=data_dir)
+
+def _sets(sets: str | None, split: Split | None, limit: int | None, data_dir: Path | None, seed: int):  # type: ignore[no-untyped-def]
+    """The test parts of the benchmark sets by default; else the named sets, in ``split`` or whole.
+
+    A set with train and val parts is never taken whole: its rates would mix in the prompts policies
+    are trained and tuned on.
+    """
+    from edshook.data import BENCHMARK_SOURCES, select_prompts, standard_role
+    from edshook.errors import DataError
+
+    names = set_names(sets)
+    try:
+        if split is None and not names:
+            return select_prompts(split="test", sets=BENCHMARK_SOURCES, limit=limit, seed=seed, data_dir=data_dir)
+        if split is None:
+            trained = [n for n in names if standard_role(n) in ("split 60/20/20", "training pool 80/20")]
+            if trained:
+                raise DataError(
+                    f"{', '.join(trained)}: train and val prompts of the standard splits, which policies are "
+                    "trained and tuned on; taken whole, the rates would count them. "
+                    "Fix: --split test for the held-out part (a training pool has val only: --split val)."
+                )
+        return select_prompts(
+            split=None if split is None else split.part, sets=names, limit=limit, seed=seed, data_dir=data_dir
+        )
+    except DataError as err:
+        raise typer.BadParameter(f"{err} (--split / --sets)") from err
 
 
 def eval_command(
@@ -49,6 +75,7 @@ def eval_command(
     policy: Annotated[str | None, typer.Option(help="Evaluate this EDS policy: a folder, or 'default'.")] = None,
     helpful_system_prompt: Annotated[bool, typer.Option(help="Evaluate the helpful-system-prompt baseline.")] = False,
     sets: SetsOption = None,
+    split: EvalSplitOption = None,
     limit: LimitOption = None,
     data_dir: DataDirOption = None,
     model: ModelOption = DEFAULT_MODEL,
@@ -62,7 +89,8 @@ def eval_command(
     harmless: Annotated[int, typer.Option(help="Harmless prompts for KL and perplexity (0: skip).")] = 48,
     seed: int = 0,
 ) -> None:
-    """Run one method over named sets (default: the test sets): rates with 95% intervals, capability checks, speed."""
+    """Run one method over prompt sets (default: the test parts of the benchmark sets): rates with 95% intervals,
+    capability checks, speed."""
     from edshook.evaluation import (
         HELPFUL_SYSTEM_PROMPT,
         Method,
@@ -74,7 +102,7 @@ def eval_command(
     from edshook.interventions import load_policy
     from edshook.judges import AnswerJudge
 
-    chosen = _sets(sets, limit, data_dir, seed)
+    chosen = _sets(sets, split, limit, data_dir, seed)
     runner = open_backend(model, backend, dtype, device, device_map)
     record(out, "eval", locals(), data_ids=[i for s in chosen.values() for i in s.ids], backend=runner)
     interventions = () if policy is None else (load_policy(policy, model=runner.spec),)
@@ -108,6 +136,7 @@ def compare_command(
         str, typer.Option(help="The EDS policy to compare against the baselines: a folder, or 'default'.")
     ] = "default",
     sets: SetsOption = None,
+    split: EvalSplitOption = None,
     limit: LimitOption = None,
     data_dir: DataDirOption = None,
     model: ModelOption = DEFAULT_MODEL,
@@ -126,7 +155,7 @@ def compare_command(
     from edshook.interventions import load_policy
     from edshook.judges import AnswerJudge
 
-    chosen = _sets(sets, limit, data_dir, seed)
+    chosen = _sets(sets, split, limit, data_dir, seed)
     runner = open_backend(model, backend, dtype, device, device_map)
     record(out, "compare", locals(), data_ids=[i for s in chosen.values() for i in s.ids], backend=runner)
     readers = AnswerJudge.build(judge.value)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from edshook.data.prompts import PromptSet
 from edshook.data.registry import load_set
-from edshook.data.splits import TEST_ONLY, standard_splits
+from edshook.data.splits import TEST_ONLY, standard_role, standard_splits
 from edshook.errors import DataError
 
 __all__ = ["BENCHMARK_SOURCES", "JAILBREAK_SOURCES", "VALIDATION_SOURCES", "Part", "part_name", "select_prompts"]
@@ -48,7 +48,9 @@ def select_prompts(
 
     - ``split`` alone: every source's prompts in that part of the standard splits, one set each;
     - ``sets`` alone: those registered sets, whole;
-    - both: those sets' prompts in that part (an error for a set with no prompts there).
+    - both: those sets' prompts in that part (an error for a set with no prompts there). The attack
+      sets (:data:`JAILBREAK_SOURCES`) are test-only and outside the standard test part: with
+      ``split="test"`` they come whole.
 
     Examples:
         >>> select_prompts(split="val", sets=VALIDATION_SOURCES, limit=40)  # doctest: +SKIP
@@ -66,8 +68,13 @@ def select_prompts(
         chosen = {}
         for source in sources:
             prompts = PromptSet(part_name(source, split), tuple(p for p in part if p.source == source))
+            if not prompts and split == "test" and source in TEST_ONLY:
+                prompts = load_set(source, data_dir)
             if not prompts:
-                why = "it is test-only" if source in TEST_ONLY else "it is not in the standard splits"
+                why = {
+                    "test-only": "it is test-only",
+                    "training pool 80/20": "it is a training pool: train and val only",
+                }.get(standard_role(source), "it is not in the standard splits")
                 raise DataError(
                     f"{source} has no prompts in the {split} part ({why}). Fix: choose another split or set."
                 )

@@ -135,6 +135,21 @@ def test_eval_reads_user_sets(tiny_folder, tmp_path):
     assert output.count("[base]") == 2 and "substring:" in output
 
 
+def test_eval_takes_the_test_part_of_split_sets(tiny_folder, tmp_path):
+    common = ["--model", str(tiny_folder), "--data-dir", str(FIXTURES), "--dtype", "float32"]
+    whole = CliRunner().invoke(app, ["eval", "--out", str(tmp_path / "whole"), "--sets", "or_bench_hard", *common])
+    assert whole.exit_code != 0 and "--split test" in whole.output and not (tmp_path / "whole").exists()
+    out = tmp_path / "test"
+    run("eval", "--out", str(out), "--sets", "or_bench_hard,jbb_pair", "--split", "test", *common,
+        "--max-new-tokens", "2", "--harmless", "0")  # fmt: skip
+    ids = json.loads((out / "run_record.json").read_text())["data_ids"]
+    assert {i.split(":")[0] for i in ids} == {"or_bench_hard", "jbb_pair"}
+    assert set(json.loads((out / "report.json").read_text())["methods"]["base"]["sets"]) == {
+        "or_bench_hard_test",
+        "jbb_pair",
+    }
+
+
 def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path):
     """The default policy kind: probe + two energies, then the probe band chosen on validation sets."""
     import torch

@@ -22,6 +22,7 @@ from edshook.data import (
     load_set,
     normalise,
     resolve_data_dir,
+    select_prompts,
     split,
     standard_splits,
 )
@@ -285,6 +286,18 @@ def test_standard_splits_keep_set_test_parts_out_of_training() -> None:
         + len([p for p in parts["val"] if p.source == "refusal_harmless_train"])
         == 30
     )
+
+
+def test_select_prompts_takes_a_part_of_each_named_set() -> None:
+    chosen = select_prompts(split="test", sets=["or_bench_hard", "jbb_pair"], data_dir=DATA)
+    assert list(chosen) == ["or_bench_hard_test", "jbb_pair"]
+    hard_test = standard_splits(DATA)["test"]
+    assert chosen["or_bench_hard_test"].ids == tuple(p.id for p in hard_test if p.source == "or_bench_hard")
+    assert chosen["jbb_pair"].ids == load_set("jbb_pair", DATA).ids, "an attack set is test-only: whole"
+    with pytest.raises(DataError, match="training pool"):
+        select_prompts(split="test", sets=["advbench"], data_dir=DATA)
+    with pytest.raises(DataError, match="test-only"):
+        select_prompts(split="val", sets=["jbb_pair"], data_dir=DATA)
 
 
 def test_registry_is_read_only() -> None:
