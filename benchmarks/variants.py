@@ -33,10 +33,9 @@ from edshook.evaluation import (
     choose_thresholds,
     evaluate,
     read_answers,
-    set_kind,
     write_answers,
 )
-from edshook.evaluation.tuning import DEFAULT_BANDS, DEFAULT_THRESHOLDS, Outcomes
+from edshook.evaluation.tuning import DEFAULT_BANDS, DEFAULT_THRESHOLDS, route_outcomes
 from edshook.interventions import ConditionalSteering, EnergySteering, PositionSelector, StepSchedule
 from edshook.judges import AnswerJudge
 from edshook.models import load_model
@@ -118,13 +117,9 @@ def main() -> None:
     rows = []
     for variant in chosen:
         policy = policies[variant]
-        outcomes = {}
-        for name, prompts in sets.items():
-            states = backend.collect(list(prompts.texts), list(policy.probe.layers), progress=False)
-            scores = policy.probe.probability(states)
-            routes = {"base": "base"} | {part: route_key(variant, part, policy) for part in ("benign", "harmful")}
-            verdicts = {route: [r.verdict for r in answers[key, name]] for route, key in routes.items()}
-            outcomes[name] = Outcomes.of(set_kind(prompts), scores, verdicts)
+        routes = {"base": "base"} | {part: route_key(variant, part, policy) for part in ("benign", "harmful")}
+        by_set = {name: {route: answers[key, name] for route, key in routes.items()} for name in sets}
+        outcomes = route_outcomes(backend, policy, sets, by_set, batch_size=args.batch_size)
         tuning = choose_thresholds(outcomes, variant.candidates())
         tuned = policy.replace(benign_below=tuning.benign_below, harmful_above=tuning.harmful_above)
         with backend.steer(tuned):

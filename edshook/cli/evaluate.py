@@ -113,7 +113,7 @@ def eval_command(
         capability = harmless_capability(
             runner, data_dir, harmless, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed
         )
-    readers = AnswerJudge.build(judge.value)
+    readers = AnswerJudge.build(judge.value, progress=True)
     result = evaluate(
         runner,
         method,
@@ -123,6 +123,7 @@ def eval_command(
         answer_perplexity=readers.model is not None,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
+        progress=True,
     )
     header = {"model": runner.loaded.describe(), **readers.describe(), "max_new_tokens": max_new_tokens}
     write_report([result], out, header=header)

@@ -160,6 +160,7 @@ def evaluate(
     answer_perplexity: bool = False,
     max_new_tokens: int = 96,
     batch_size: int = 32,
+    progress: bool = False,
 ) -> MethodResult:
     """Answer every set greedily under ``method``, judge every answer, and measure capability.
 
@@ -186,7 +187,7 @@ def evaluate(
                 max_new_tokens=max_new_tokens,
                 batch_size=batch_size,
                 system_prompt=method.system_prompt,
-                progress=False,
+                progress=progress,
             )
         generation_seconds = time.perf_counter() - started
         if capability is not None:

@@ -26,7 +26,15 @@ from edshook.judges.reader import AnswerJudge, Verdict
 if TYPE_CHECKING:
     from edshook.judges.model import ModelVerdict
 
-__all__ = ["DEFAULT_BANDS", "DEFAULT_THRESHOLDS", "Outcomes", "ThresholdTuning", "choose_thresholds", "tune_thresholds"]
+__all__ = [
+    "DEFAULT_BANDS",
+    "DEFAULT_THRESHOLDS",
+    "Outcomes",
+    "ThresholdTuning",
+    "choose_thresholds",
+    "route_outcomes",
+    "tune_thresholds",
+]
 
 DEFAULT_THRESHOLDS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 DEFAULT_BANDS = tuple((low, high) for low in DEFAULT_THRESHOLDS for high in DEFAULT_THRESHOLDS if low <= high)
@@ -158,12 +166,9 @@ def tune_thresholds(
     if set(kinds.values()) != {"benign", "harmful"}:
         raise DataError(f"Threshold tuning needs benign and harmful sets; got only {sorted(set(kinds.values()))} sets.")
     routes: dict[str, EnergySteering | None] = {"base": None, "benign": policy.benign, "harmful": policy.harmful}
-    outcomes, answers = {}, {}
+    answers: dict[str, dict[str, list[AnswerRecord]]] = {}
     with tqdm(total=len(sets) * len(routes), desc="tune thresholds", unit="run", disable=not progress) as bar:
         for name, prompts in sets.items():
-            states = backend.collect(
-                list(prompts.texts), list(policy.probe.layers), batch_size=batch_size, progress=False
-            )
             answers[name] = {"base": list(base[name]) if base is not None else []}
             for route, steering in routes.items():
                 if route == "base" and answers[name]["base"]:
@@ -178,9 +183,28 @@ def tune_thresholds(
                     )
                     answers[name][route] = list(result.sets[name].answers)
                 bar.update()
-            verdicts = {route: [record.verdict for record in records] for route, records in answers[name].items()}
-            outcomes[name] = Outcomes.of(kinds[name], policy.probe.probability(states).cpu(), verdicts)
+    outcomes = route_outcomes(backend, policy, sets, answers, batch_size=batch_size)
     return replace(choose_thresholds(outcomes, candidates or DEFAULT_BANDS, margin=margin), answers=answers)
+
+
+def route_outcomes(
+    backend: Backend,
+    policy: ConditionalSteering,
+    sets: Mapping[str, PromptSet],
+    answers: Mapping[str, Mapping[str, Sequence[AnswerRecord]]],
+    *,
+    batch_size: int = 32,
+) -> dict[str, Outcomes]:
+    """Each set's probe scores under ``policy``'s probe and the verdicts of its answers along each route.
+
+    ``answers[set][route]`` holds one answer per prompt of the set, in order, for every route of ``ROUTES``.
+    """
+    outcomes = {}
+    for name, prompts in sets.items():
+        states = backend.collect(list(prompts.texts), list(policy.probe.layers), batch_size=batch_size, progress=False)
+        verdicts = {route: [record.verdict for record in records] for route, records in answers[name].items()}
+        outcomes[name] = Outcomes.of(set_kind(prompts), policy.probe.probability(states).cpu(), verdicts)
+    return outcomes
 
 
 def choose_thresholds(

@@ -70,14 +70,15 @@ class AnswerJudge:
         *,
         judge_model: str | None = None,
         device: str | None = None,
+        progress: bool = False,
     ) -> AnswerJudge:
         """The judges for a ``--judge`` choice; the model judge is loaded (by default the embedded
-        Qwen2.5-Coder-1.5B-Instruct) only when asked for."""
+        Qwen2.5-Coder-1.5B-Instruct) only when asked for, with a progress bar while it reads if ``progress``."""
         model = None
         if choice in ("model", "both"):
             from edshook.judges.model import DEFAULT_JUDGE_MODEL, ModelJudge
 
-            model = ModelJudge.load(judge_model or DEFAULT_JUDGE_MODEL, device=device)
+            model = ModelJudge.load(judge_model or DEFAULT_JUDGE_MODEL, device=device, progress=progress)
         return cls(default_judge() if choice in ("substring", "both") else None, model)
 
     @property
