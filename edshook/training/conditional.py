@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import product
 
 import torch
 from jaxtyping import Bool, Float
@@ -34,8 +35,10 @@ from edshook.training.trainer import (
 __all__ = [
     "ConditionalParts",
     "ProbeReport",
+    "SourceTransfer",
     "TrainedProbes",
     "fit_probe",
+    "source_transfer",
     "train_conditional",
     "train_conditional_parts",
     "train_probes",
@@ -104,6 +107,54 @@ def fit_probe(
     _, _, auc = calibrate(scores[~harmful[is_val]], scores[harmful[is_val]])
     accuracy = float(((scores >= 0) == harmful[is_val]).float().mean())
     return probe.eval(), ProbeReport(probe.layers, accuracy, auc)
+
+
+@dataclass(frozen=True)
+class SourceTransfer:
+    """How a probe fitted without one benign and one harmful source scores those two sources."""
+
+    benign: str
+    harmful: str
+    auc: float
+    benign_above: float
+    harmful_above: float
+
+
+def source_transfer(
+    activations: ActivationSet,
+    layers: Sequence[int],
+    config: TrainConfig = TrainConfig(),
+    *,
+    threshold: float = 0.5,
+    l2: float = 1e-3,
+) -> list[SourceTransfer]:
+    """Leave-source-out: for each pair of a benign and a harmful source (the id before ``:``), fit the
+    probe on the other sources and score the two held out; ``*_above`` are shares above ``threshold``.
+
+    Validation accuracy inside the training sources says little about prompts unlike them; this
+    says how the probe reads a source it has never seen, without a test prompt.
+    """
+    sources = [prompt_id.split(":", 1)[0] for prompt_id in activations.ids]
+    harmful = activations.harmful.tolist()
+    kinds = {kind: sorted({s for s, h in zip(sources, harmful, strict=True) if h == kind}) for kind in (False, True)}
+    if len(kinds[False]) < 2 or len(kinds[True]) < 2:
+        raise TrainingError(
+            f"Leave-source-out needs two benign and two harmful sources; got {kinds[False]} and {kinds[True]}."
+        )
+    x = torch.stack([activations.layer(layer).float() for layer in sorted(layers)], dim=1)
+    transfers = []
+    for benign, bad in product(kinds[False], kinds[True]):
+        held = torch.tensor([s in (benign, bad) for s in sources])
+        probe, _ = fit_probe(activations.subset(~held), layers, config, l2=l2)
+        with torch.no_grad():
+            score = torch.sigmoid(probe(x[held]))
+        is_bad = activations.harmful[held]
+        _, _, auc = calibrate(score[~is_bad], score[is_bad])
+        above = score > threshold
+        transfers.append(
+            SourceTransfer(benign, bad, auc, float(above[~is_bad].float().mean()), float(above[is_bad].float().mean()))
+        )
+    return transfers
 
 
 def _fit(probe: LinearProbe, x: Float[Tensor, "n layer d"], y: Bool[Tensor, " n"], l2: float) -> LinearProbe:

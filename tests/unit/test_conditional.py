@@ -21,7 +21,7 @@ from edshook.interventions import (
     load_policy,
 )
 from edshook.judges import Label
-from edshook.training import ActivationSet, TrainConfig, train_conditional, train_probes
+from edshook.training import ActivationSet, TrainConfig, fit_probe, source_transfer, train_conditional, train_probes
 from tests.helpers import QuadraticEnergy
 
 SPEC = ModelSpec("tiny", 4, 16)
@@ -211,6 +211,30 @@ def test_probes_learn_the_prompt_ground_truth_not_the_answer():
     assert probes.best(max_layer=0).layer == 0
     with pytest.raises(TrainingError, match="needs both"):
         train_probes(acts.subset(acts.harmful), progress=False)
+
+
+def by_source(shared_signal: bool, n: int = 60) -> ActivationSet:
+    """Benign sources a, b and harmful c, d; harmfulness on one shared coordinate, or on one coordinate per source."""
+    generator = torch.Generator().manual_seed(0)
+    sources = ("a", "b", "c", "d")
+    states = torch.randn(4 * n, 1, 16, generator=generator)
+    for k, source in enumerate(sources):
+        rows = slice(k * n, (k + 1) * n)
+        if source in "cd":
+            states[rows, 0, 0 if shared_signal else 2 + k] += 4.0
+    labels = tuple(Label.SAFE_REJECT if s in "cd" else Label.HELPFUL for s in sources for _ in range(n))
+    return ActivationSet(states, (0,), tuple(f"{s}:{i}" for s in sources for i in range(n)), labels, SPEC)
+
+
+def test_source_transfer_tells_a_shared_signal_from_a_source_bound_one():
+    shared = source_transfer(by_source(shared_signal=True), [0])
+    assert [(t.benign, t.harmful) for t in shared] == [("a", "c"), ("a", "d"), ("b", "c"), ("b", "d")]
+    assert all(t.auc > 0.95 and t.harmful_above > 0.8 and t.benign_above < 0.2 for t in shared)
+    bound = by_source(shared_signal=False)
+    assert fit_probe(bound, [0])[1].val_auc > 0.9, "inside its sources the probe looks fine"
+    assert all(t.auc < 0.6 and t.harmful_above < 0.1 for t in source_transfer(bound, [0])), "unseen harm passes"
+    with pytest.raises(TrainingError, match="two benign and two harmful"):
+        source_transfer(bound.subset(torch.tensor([i.startswith(("a", "c")) for i in bound.ids])), [0])
 
 
 def test_train_conditional_trains_each_energy_on_its_own_prompts():
