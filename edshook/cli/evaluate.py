@@ -59,9 +59,9 @@ def _sets(sets: str | None, split: Split | None, limit: int | None, data_dir: Pa
             trained = [n for n in names if standard_role(n) in ("split 60/20/20", "training pool 80/20")]
             if trained:
                 raise DataError(
-                    f"{', '.join(trained)}: train and val prompts of the standard splits, which policies are "
-                    "trained and tuned on; taken whole, the rates would count them. "
-                    "Fix: --split test for the held-out part (a training pool has val only: --split val)."
+                    f"Evaluated whole, {', '.join(trained)} would count the train and val prompts that policies "
+                    "are trained and tuned on. Fix: --split test for the held-out part (a training pool has "
+                    "none: --split val)."
                 )
         return select_prompts(
             split=None if split is None else split.part, sets=names, limit=limit, seed=seed, data_dir=data_dir
