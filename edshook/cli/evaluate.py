@@ -91,6 +91,7 @@ def eval_command(
 ) -> None:
     """Run one method over prompt sets (default: the test parts of the benchmark sets): rates with 95% intervals,
     capability checks, speed."""
+    arguments = dict(locals())
     from edshook.evaluation import (
         HELPFUL_SYSTEM_PROMPT,
         Method,
@@ -104,7 +105,7 @@ def eval_command(
 
     chosen = _sets(sets, split, limit, data_dir, seed)
     runner = open_backend(model, backend, dtype, device, device_map)
-    record(out, "eval", locals(), data_ids=[i for s in chosen.values() for i in s.ids], backend=runner)
+    record(out, "eval", arguments, data_ids=[i for s in chosen.values() for i in s.ids], backend=runner)
     interventions = () if policy is None else (load_policy(policy, model=runner.spec),)
     name = "eds" if policy is not None else "system_prompt" if helpful_system_prompt else "base"
     method = Method(name, interventions, HELPFUL_SYSTEM_PROMPT if helpful_system_prompt else None)

@@ -142,8 +142,9 @@ def test_eval_takes_the_test_part_of_split_sets(tiny_folder, tmp_path):
     out = tmp_path / "test"
     run("eval", "--out", str(out), "--sets", "or_bench_hard,jbb_pair", "--split", "test", *common,
         "--max-new-tokens", "2", "--harmless", "0")  # fmt: skip
-    ids = json.loads((out / "run_record.json").read_text())["data_ids"]
-    assert {i.split(":")[0] for i in ids} == {"or_bench_hard", "jbb_pair"}
+    record = json.loads((out / "run_record.json").read_text())
+    assert {i.split(":")[0] for i in record["data_ids"]} == {"or_bench_hard", "jbb_pair"}
+    assert record["settings"]["split"] == "test" and "HELPFUL_SYSTEM_PROMPT" not in record["settings"]
     assert set(json.loads((out / "report.json").read_text())["methods"]["base"]["sets"]) == {
         "or_bench_hard_test",
         "jbb_pair",
