@@ -10,11 +10,12 @@ from pathlib import Path
 
 import torch
 
+from edshook.interventions import NormConstraint, StepSchedule, descend
 from edshook.training import ActivationSet, TrainConfig, train_energies
 from edshook.training.trainer import validation_rows
 
 LAYERS = (20, 21, 23)
-STEPS, STEP_SIZE = 5, 2.0
+SCHEDULE = StepSchedule(steps=5, step_size=2.0)
 
 acts = ActivationSet.load("runs/qwen-train")
 harmful, desirable = acts.harmful, acts.desirable
@@ -30,14 +31,6 @@ groups = {
 }
 
 
-def descend(energy: torch.nn.Module, h: torch.Tensor) -> torch.Tensor:
-    for _ in range(STEPS):
-        h = h.detach().requires_grad_(True)
-        grad = torch.autograd.grad(energy(h).sum(), h)[0]
-        h = h - STEP_SIZE * grad / (grad.norm(dim=-1, keepdim=True) + 1e-8)
-    return h.detach()
-
-
 results = {"layers": list(LAYERS), "n_validation": {k: int(v.sum()) for k, v in groups.items()}, "by_layer": {}}
 reference = energies["refusal (shipped recipe)"]
 for layer in LAYERS:
@@ -47,7 +40,7 @@ for layer in LAYERS:
         energy, gate = trained.energies[layer], trained.reports[layer].energy_threshold
         with torch.no_grad():
             above = {k: round(float((energy(x[rows]) > gate).float().mean()), 3) for k, rows in groups.items()}
-        moved = descend(energy, x[groups["jailbreak"]])
+        moved = descend(energy, x[groups["jailbreak"]], SCHEDULE, NormConstraint()).states
         ref, ref_gate = reference.energies[layer], reference.reports[layer].energy_threshold
         with torch.no_grad():
             still_jailbreak = round(float((ref(moved) > ref_gate).float().mean()), 3)
