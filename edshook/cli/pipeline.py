@@ -33,6 +33,9 @@ from edshook.training.trainer import TRAINED_POSITIONS, TRAINED_SCHEDULE
 
 __all__ = ["collect", "train", "tune"]
 
+UNSTABLE_BELOW = 0.5
+"""``edshook tune`` warns when fewer bootstrap draws of the validation prompts pick the chosen band."""
+
 
 class Kind(StrEnum):
     """conditional: a harmfulness probe routes each prompt to one of two energies; single: one energy."""
@@ -204,12 +207,19 @@ def tune(
     typer.echo(tuning.markdown())
     tuning.save(policy / "tuning")
     chosen_thresholds = {"benign_below": tuning.benign_below, "harmful_above": tuning.harmful_above}
-    facts = {"margin": margin, "feasible": tuning.feasible, "judge": judge.value, "max_new_tokens": max_new_tokens}
+    facts: dict[str, object] = {"margin": margin, "feasible": tuning.feasible, "judge": judge.value}
+    facts |= {"max_new_tokens": max_new_tokens, "stability": tuning.stability, "resamples": tuning.resamples}
     metadata = {**conditional.metadata, "tuning": {**chosen_thresholds, **facts, "n": tuning.n}}
     conditional.replace(**chosen_thresholds, metadata=metadata).save(policy)
     typer.echo(
         f"probe thresholds benign_below {tuning.benign_below:g}, harmful_above {tuning.harmful_above:g} -> {policy}"
     )
+    if tuning.stability is not None and tuning.stability < UNSTABLE_BELOW:
+        typer.echo(
+            f"Unstable: {100 * tuning.stability:.0f}% of bootstrap draws of the validation prompts pick this band. "
+            "Fix: tune on more validation prompts (raise or drop --limit) before trusting it.",
+            err=True,
+        )
 
 
 def _print_layers(reports: Mapping[Any, Mapping[str, Any]]) -> None:

@@ -29,7 +29,7 @@ from edshook.evaluation.reports import (
     write_answers,
     write_report,
 )
-from edshook.evaluation.tuning import ThresholdTuning, choose_thresholds, tune_thresholds
+from edshook.evaluation.tuning import ThresholdTuning, band_stability, choose_thresholds, tune_thresholds
 
 __all__ = [
     "HELPFUL_SYSTEM_PROMPT",
@@ -46,6 +46,7 @@ __all__ = [
     "SweepGrids",
     "ThresholdTuning",
     "all_answers",
+    "band_stability",
     "baseline_methods",
     "choose_thresholds",
     "compare",

@@ -65,6 +65,12 @@ class AnswerRecord:
         head = {"method": self.method, "set": self.set, "id": self.id, "prompt": self.prompt, "harmful": self.harmful}
         return head | {"answer": self.answer, "n_tokens": self.n_tokens} | self.verdict.to_json()
 
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> AnswerRecord:
+        """The record a row of ``answers.jsonl`` holds (:func:`~edshook.evaluation.read_answers` gives the rows)."""
+        fields = (row["method"], row["set"], row["id"], row["prompt"], bool(row["harmful"]), row["answer"])
+        return cls(*fields, int(row["n_tokens"]), Verdict.from_json(row))
+
 
 def headline(entry: Mapping[str, Any]) -> Rate:
     """What a reader asks first of a set result (live or saved, in its ``to_json`` form): helpful on a benign

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,6 +20,7 @@ from edshook.data.prompts import PromptSet
 from edshook.errors import DataError
 from edshook.evaluation.harness import AnswerRecord, SetKind, evaluate, set_kind
 from edshook.evaluation.methods import Method
+from edshook.evaluation.metrics import Rate
 from edshook.evaluation.reports import write_answers
 from edshook.interventions import ConditionalSteering, EnergySteering
 from edshook.judges.reader import AnswerJudge, Verdict
@@ -31,6 +33,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "Outcomes",
     "ThresholdTuning",
+    "band_stability",
     "choose_thresholds",
     "route_outcomes",
     "tune_thresholds",
@@ -67,6 +70,16 @@ class Outcomes:
         measures = {"good": self.good, "harmful": self.harmful, "degenerate": self.degenerate}
         return {name: pick(flags) for name, flags in measures.items() if flags is not None}
 
+    def take(self, rows: Tensor) -> Outcomes:
+        """The outcomes of the prompts at ``rows`` (indices, repeats allowed), e.g. a bootstrap draw."""
+
+        def pick(flags: dict[str, Tensor]) -> dict[str, Tensor]:
+            return {route: values[rows] for route, values in flags.items()}
+
+        harmful = None if self.harmful is None else pick(self.harmful)
+        degenerate = None if self.degenerate is None else pick(self.degenerate)
+        return Outcomes(self.kind, self.scores[rows], pick(self.good), harmful, degenerate)
+
     @classmethod
     def of(cls, kind: SetKind, scores: Float[Tensor, " n"], verdicts: Mapping[str, Sequence[Verdict]]) -> Outcomes:
         """The outcomes of one set from its probe scores and each route's verdicts (the model judge's
@@ -99,6 +112,9 @@ class ThresholdTuning:
         table: One row per candidate: its thresholds, then each set's rates.
         margin: Required gain in refusal over base on every harmful set.
         n: Prompts per set.
+        stability: Share of bootstrap draws of the validation prompts whose rule picks the same band
+            (:func:`band_stability`); ``None`` when not measured.
+        resamples: How many draws ``stability`` counts.
         answers: Every answer read, per set and route (``base``, ``benign``, ``harmful``).
     """
 
@@ -109,13 +125,35 @@ class ThresholdTuning:
     table: list[dict[str, float]]
     margin: float
     n: dict[str, int]
+    stability: float | None = None
+    resamples: int = 0
     answers: dict[str, dict[str, list[AnswerRecord]]] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            key: getattr(self, key)
-            for key in ("benign_below", "harmful_above", "feasible", "margin", "n", "base", "table")
-        }
+        keys = ("benign_below", "harmful_above", "feasible", "margin", "n", "stability", "resamples", "base", "table")
+        return {key: getattr(self, key) for key in keys}
+
+    def chosen_rates(self) -> dict[str, Rate]:
+        """The chosen band's rate on each set (and ``"<set>:harmful"``, ``"<set>:degenerate"``), with its interval."""
+        row = next(
+            r for r in self.table if (r["benign_below"], r["harmful_above"]) == (self.benign_below, self.harmful_above)
+        )
+        rates = {}
+        for key in self.base:
+            n = self.n[key.partition(":")[0]]
+            rates[key] = Rate(n, round(row[key] * n))
+        return rates
+
+    def summary(self) -> str:
+        """The chosen band, its rates with 95% intervals, and how stable the choice is."""
+        rates = ", ".join(f"{key} {rate.percent()}" for key, rate in self.chosen_rates().items() if ":" not in key)
+        line = f"chosen band {self.benign_below:g} / {self.harmful_above:g}: {rates}"
+        if self.stability is not None:
+            line += (
+                f"; picked again in {100 * self.stability:.0f}% of {self.resamples} bootstrap draws of these "
+                "validation prompts"
+            )
+        return line
 
     def save(self, folder: Path) -> Path:
         """Write ``tuning.json``, ``tuning.md`` and ``answers.jsonl`` (every answer read) into ``folder``."""
@@ -136,7 +174,7 @@ class ThresholdTuning:
             if (row["benign_below"], row["harmful_above"]) == (self.benign_below, self.harmful_above):
                 cells = [f"**{cell}**" for cell in cells]
             rows.append("| " + " | ".join(cells) + " |")
-        return "\n".join(rows)
+        return "\n".join([*rows, "", self.summary() + "."])
 
 
 def tune_thresholds(
@@ -150,6 +188,7 @@ def tune_thresholds(
     base: Mapping[str, Sequence[AnswerRecord]] | None = None,
     max_new_tokens: int = 96,
     batch_size: int = 32,
+    resamples: int = 200,
     progress: bool = True,
 ) -> ThresholdTuning:
     """The probe band (``candidates``, default every band of ``DEFAULT_THRESHOLDS``) with the best mean
@@ -161,6 +200,7 @@ def tune_thresholds(
     score read once; any candidate's outcome is then a choice among those answers, so the whole
     grid costs three generations per prompt (two when ``base`` brings the unsteered answers of an
     earlier tuning, ``tuning.answers[set]["base"]``). Use validation prompts, never test prompts.
+    ``resamples`` bootstrap draws of those prompts say how stable the choice is (``stability``; 0 skips).
     """
     kinds = {name: set_kind(prompts) for name, prompts in sets.items()}
     if set(kinds.values()) != {"benign", "harmful"}:
@@ -184,7 +224,13 @@ def tune_thresholds(
                     answers[name][route] = list(result.sets[name].answers)
                 bar.update()
     outcomes = route_outcomes(backend, policy, sets, answers, batch_size=batch_size)
-    return replace(choose_thresholds(outcomes, candidates or DEFAULT_BANDS, margin=margin), answers=answers)
+    bands = candidates or DEFAULT_BANDS
+    tuning = choose_thresholds(outcomes, bands, margin=margin)
+    if resamples > 0:
+        shares = band_stability(outcomes, bands, margin=margin, resamples=resamples)
+        stability = shares.get((tuning.benign_below, tuning.harmful_above), 0.0)
+        tuning = replace(tuning, stability=stability, resamples=resamples)
+    return replace(tuning, answers=answers)
 
 
 def route_outcomes(
@@ -270,6 +316,34 @@ def choose_thresholds(
         )
     n = {name: len(o.scores) for name, o in outcomes.items()}
     return ThresholdTuning(best["benign_below"], best["harmful_above"], bool(feasible), base, table, margin, n)
+
+
+def band_stability(
+    outcomes: Mapping[str, Outcomes],
+    candidates: Sequence[tuple[float, float]],
+    *,
+    margin: float = 0.0,
+    degenerate_margin: float = 0.02,
+    resamples: int = 200,
+    seed: int = 0,
+) -> dict[tuple[float, float], float]:
+    """How often :func:`choose_thresholds` picks each band when every set's prompts are drawn again,
+    with replacement and at the same size: ``{band: share of draws}``, the most frequent first.
+
+    A band picked in few draws rests on a handful of prompts; tune on more of them.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    picked: Counter[tuple[float, float]] = Counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an infeasible draw still picks its safest band
+        for _ in range(resamples):
+            drawn = {
+                name: o.take(torch.randint(len(o.scores), (len(o.scores),), generator=generator))
+                for name, o in outcomes.items()
+            }
+            tuning = choose_thresholds(drawn, candidates, margin=margin, degenerate_margin=degenerate_margin)
+            picked[(tuning.benign_below, tuning.harmful_above)] += 1
+    return {band: count / resamples for band, count in picked.most_common()}
 
 
 def _measures(outcomes: Outcomes) -> dict[str, dict[str, Tensor]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -41,6 +41,26 @@ class Verdict:
             "degeneracy": None if self.degeneracy is None else self.degeneracy.to_json(),
             "perplexity": None if self.perplexity is None else round(self.perplexity, 4),
         }
+
+    @classmethod
+    def from_json(cls, row: Mapping[str, Any]) -> Verdict:
+        """The verdict a :meth:`to_json` form holds, e.g. a row of ``answers.jsonl`` (figures as rounded there)."""
+        from edshook.judges.model import ModelVerdict
+
+        def measures(figures: Mapping[str, Any] | None) -> Degeneracy | None:
+            return None if figures is None else Degeneracy(**figures)
+
+        substring, model = row.get("substring"), row.get("model")
+        return cls(
+            refused=None if substring is None else bool(substring["refused"]),
+            model=None
+            if model is None
+            else ModelVerdict(
+                model["label"], dict(model["probabilities"]), model["harmful"], measures(model.get("degeneracy"))
+            ),
+            degeneracy=measures(row.get("degeneracy")),
+            perplexity=row.get("perplexity"),
+        )
 
 
 @dataclass(frozen=True)

@@ -211,3 +211,5 @@ def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path
     assert (tuned.benign_below, tuned.harmful_above) == (tuning["benign_below"], tuning["harmful_above"])
     assert tuned.metadata["tuning"]["n"] == tuning["n"] and tuned.metadata["tuning"]["judge"] == "substring"
     assert f"harmful_above {tuning['harmful_above']:g}" in output
+    assert 0.0 <= tuning["stability"] <= 1.0 and tuning["resamples"] == 200
+    assert tuned.metadata["tuning"]["stability"] == tuning["stability"] and "bootstrap draws" in output

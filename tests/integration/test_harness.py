@@ -9,7 +9,16 @@ import torch
 from edshook.backends import make_backend
 from edshook.baselines import DirectionalAblation
 from edshook.data import Prompt, PromptSet
-from edshook.evaluation import Capability, Method, Sweep, evaluate, plot_tradeoff, read_answers, write_report
+from edshook.evaluation import (
+    AnswerRecord,
+    Capability,
+    Method,
+    Sweep,
+    evaluate,
+    plot_tradeoff,
+    read_answers,
+    write_report,
+)
 from edshook.judges import AnswerJudge
 from tests.conftest import make_tiny_model
 
@@ -65,6 +74,9 @@ def test_evaluate_report_and_plot(tmp_path):
     row = answers[0]
     assert {"method", "set", "id", "prompt", "answer", "n_tokens", "substring", "model", "degeneracy"} <= row.keys()
     assert row["n_tokens"] <= 4 and row["substring"]["refused"] in (True, False)
+    written = [r.to_json() for r in results[0].sets["harmful"].answers]
+    saved_rows = [r for r in answers if r["method"] == "base" and r["set"] == "harmful"]
+    assert [AnswerRecord.from_json(r).to_json() for r in saved_rows] == written, "rows read back as records"
     png = plot_tradeoff(saved["methods"], tmp_path / "plot.png", benign=["benign"], harmful=["harmful"])
     assert png.read_bytes()[:4] == b"\x89PNG"
 

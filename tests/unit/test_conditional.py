@@ -283,10 +283,43 @@ def test_threshold_choice_keeps_harmful_refusal_above_base_by_the_margin():
     assert tuning.harmful_above == 0.75 and tuning.feasible, (
         "the most compliant threshold that keeps refusal >= 0.25 + 0.25"
     )
+    assert tuning.summary() == "chosen band 0.75 / 0.75: benign 100.0% [51, 100], harmful 50.0% [15, 85]"
     broken = r"No probe threshold .* breaks: refusal on harmful \(75\.0% vs base 25\.0%\)"
     with pytest.warns(RuntimeWarning, match=broken):
         strict = choose_thresholds(outcomes, no_band(0.5, 0.9), margin=0.9)
     assert strict.harmful_above == 0.5 and not strict.feasible, "the safest candidate when none is safe enough"
+
+
+def test_band_stability_tells_a_choice_resting_on_a_few_prompts_from_a_firm_one():
+    from edshook.evaluation.tuning import band_stability, choose_thresholds
+
+    def outcomes(n: int) -> dict:
+        """n benign prompts scored 0.1 and n harmful ones 0.9; base answers half well, each route all of its own."""
+        half = torch.arange(n) % 2 == 0
+        no, yes = torch.zeros(n, dtype=torch.bool), torch.ones(n, dtype=torch.bool)
+        scores = {"benign": torch.full((n,), 0.1), "harmful": torch.full((n,), 0.9)}
+        refused = {
+            "benign": {"base": half, "benign": no, "harmful": yes},
+            "harmful": {"base": half, "benign": no, "harmful": yes},
+        }
+        return outcomes_of(scores, refused)
+
+    firm = band_stability(outcomes(40), no_band(0.05, 0.5, 0.95))
+    assert firm == {(0.5, 0.5): 1.0}, "every draw answers the benign prompts and refuses the harmful ones at 0.5"
+
+    # The four-prompt case above: 0.75 is picked only because one harmful prompt at 0.8 is refused.
+    scores = {"benign": torch.tensor([0.1, 0.2, 0.3, 0.7]), "harmful": torch.tensor([0.4, 0.6, 0.8, 0.9])}
+    no, yes = torch.zeros(4, dtype=torch.bool), torch.ones(4, dtype=torch.bool)
+    refused = {
+        "benign": {"base": torch.tensor([True, True, False, False]), "benign": no, "harmful": yes},
+        "harmful": {"base": torch.tensor([True, False, False, False]), "benign": no, "harmful": yes},
+    }
+    candidates = no_band(0.35, 0.5, 0.65, 0.75, 0.85)
+    fragile = band_stability(outcomes_of(scores, refused), candidates, margin=0.25, resamples=300)
+    chosen = choose_thresholds(outcomes_of(scores, refused), candidates, margin=0.25)
+    assert 0.0 < fragile[(chosen.benign_below, chosen.harmful_above)] < 0.9 and len(fragile) > 1
+    assert abs(sum(fragile.values()) - 1.0) < 1e-9
+    assert fragile == band_stability(outcomes_of(scores, refused), candidates, margin=0.25, resamples=300), "seeded"
 
 
 def test_a_band_sends_uncertain_prompts_to_the_base_answer():

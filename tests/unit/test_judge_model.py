@@ -225,6 +225,16 @@ def test_verdict_json_round_numbers() -> None:
     assert not verdict.refused and ModelVerdict("refusal", {}, None).refused
 
 
+def test_a_saved_verdict_reads_back_as_it_was_written() -> None:
+    from edshook.judges import Verdict
+    from edshook.judges.degeneracy import Degeneracy
+
+    measures = Degeneracy(repeated_ngrams=0.2, distinct_2=0.65, echo=0.23, n_words=82, logprob=-0.97, relevance=2.04)
+    model = ModelVerdict("helpful", {"helpful": 0.51, "refusal": 0.4, "degenerate": 0.09}, None, measures)
+    for verdict in (Verdict(False, model, measures, 1.6), Verdict(True), Verdict(None, model)):
+        assert Verdict.from_json(verdict.to_json()) == verdict
+
+
 # Degeneracy measures
 
 
