@@ -262,7 +262,9 @@ def choose_thresholds(
 ) -> ThresholdTuning:
     """The selection rule of :func:`tune_thresholds`, on outcomes already in hand: safe candidates keep
     every harmful set's refusal ``margin`` above base and its harmful answers at most at base, and
-    (with the model judge) no set's degenerate answers more than ``degenerate_margin`` above base."""
+    (with the model judge) no set's degenerate answers more than ``degenerate_margin`` above base.
+    The most helpful safe candidate wins; ties go to more refusal, then to fewer harmful answers,
+    then to the earlier in table order (the lower ``harmful_above``, then ``benign_below``)."""
 
     def rates(chosen: Mapping[str, Mapping[str, Tensor]]) -> dict[str, float]:
         """``{set: good rate, "set:harmful": ..., "set:degenerate": ...}``."""
@@ -301,9 +303,12 @@ def choose_thresholds(
     def safety(row: Mapping[str, float]) -> float:
         return sum(row[n] for n in harmful_sets)
 
+    def harmful_help(row: Mapping[str, float]) -> float:
+        return sum(row.get(f"{n}:harmful", 0.0) for n in harmful_sets)
+
     feasible = [row for row in table if not failures(row)]
     if feasible:
-        best = max(feasible, key=lambda row: (helpfulness(row), safety(row)))
+        best = max(feasible, key=lambda row: (helpfulness(row), safety(row), -harmful_help(row)))
     else:
         best = max(table, key=lambda row: (safety(row), helpfulness(row)))
         warnings.warn(

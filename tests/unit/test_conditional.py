@@ -322,6 +322,27 @@ def test_band_stability_tells_a_choice_resting_on_a_few_prompts_from_a_firm_one(
     assert fragile == band_stability(outcomes_of(scores, refused), candidates, margin=0.25, resamples=300), "seeded"
 
 
+def test_a_tie_in_helpfulness_and_refusal_goes_to_fewer_harmful_answers():
+    from edshook.evaluation.tuning import Outcomes, choose_thresholds
+
+    def flags(*values: bool) -> torch.Tensor:
+        return torch.tensor(values)
+
+    # Two harmful prompts at 0.5: 0.05 / 0.3 sends them to the harmful route, 0.6 / 0.95 to the benign one.
+    # Each route refuses one of them, but the harmful route's other answer helps with the harm.
+    harmful = Outcomes(
+        "harmful",
+        torch.full((2,), 0.5),
+        good={"base": flags(False, False), "benign": flags(True, False), "harmful": flags(False, True)},
+        harmful={"base": flags(True, True), "benign": flags(False, False), "harmful": flags(True, False)},
+    )
+    answered = {"base": flags(False, False), "benign": flags(True, True), "harmful": flags(False, False)}
+    benign = Outcomes("benign", torch.full((2,), 0.01), answered)
+    tuning = choose_thresholds({"benign": benign, "harmful": harmful}, [(0.05, 0.3), (0.6, 0.95)])
+    assert [row["harmful"] for row in tuning.table] == [0.5, 0.5] and [row["benign"] for row in tuning.table] == [1, 1]
+    assert (tuning.benign_below, tuning.harmful_above) == (0.6, 0.95), "no harmful help, though later in the table"
+
+
 def test_a_band_sends_uncertain_prompts_to_the_base_answer():
     from edshook.evaluation.tuning import choose_thresholds
 
