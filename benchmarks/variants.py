@@ -35,7 +35,8 @@ from edshook.evaluation import (
     read_answers,
     write_answers,
 )
-from edshook.evaluation.tuning import DEFAULT_BANDS, DEFAULT_THRESHOLDS, route_outcomes
+from edshook.evaluation.bands import DEFAULT_BANDS, DEFAULT_THRESHOLDS
+from edshook.evaluation.tuning import route_outcomes
 from edshook.interventions import ConditionalSteering, EnergySteering, PositionSelector, StepSchedule
 from edshook.judges import AnswerJudge
 from edshook.models import load_model

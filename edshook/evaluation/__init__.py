@@ -1,5 +1,6 @@
 """Evaluation: methods, judges of answers, rates with intervals, comparisons, threshold tuning, reports and plots."""
 
+from edshook.evaluation.bands import ThresholdTuning, band_stability, choose_thresholds
 from edshook.evaluation.compare import Comparison, compare, comparison_methods, harmless_capability
 from edshook.evaluation.directions import (
     Directions,
@@ -29,7 +30,7 @@ from edshook.evaluation.reports import (
     write_answers,
     write_report,
 )
-from edshook.evaluation.tuning import ThresholdTuning, band_stability, choose_thresholds, tune_thresholds
+from edshook.evaluation.tuning import tune_thresholds
 
 __all__ = [
     "HELPFUL_SYSTEM_PROMPT",

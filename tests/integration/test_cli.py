@@ -156,7 +156,7 @@ def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path
     import torch
 
     from edshook.data import VALIDATION_SOURCES
-    from edshook.evaluation.tuning import DEFAULT_BANDS
+    from edshook.evaluation.bands import DEFAULT_BANDS
     from edshook.interventions import ConditionalSteering, ModelSpec
     from edshook.judges import Label
     from edshook.training import ActivationSet

@@ -249,7 +249,7 @@ def test_train_conditional_trains_each_energy_on_its_own_prompts():
 
 def outcomes_of(scores: dict, refused: dict) -> dict:
     """Tuning outcomes from refusal flags per route (good = answered on a benign set, refused on a harmful one)."""
-    from edshook.evaluation.tuning import Outcomes
+    from edshook.evaluation.bands import Outcomes
 
     return {
         name: Outcomes(
@@ -266,7 +266,7 @@ def no_band(*thresholds: float) -> list[tuple[float, float]]:
 
 
 def test_threshold_choice_keeps_harmful_refusal_above_base_by_the_margin():
-    from edshook.evaluation.tuning import choose_thresholds
+    from edshook.evaluation.bands import choose_thresholds
 
     # Benign prompts score low, harmful high; steering as benign answers everything, as harmful refuses everything.
     scores = {"benign": torch.tensor([0.1, 0.2, 0.3, 0.7]), "harmful": torch.tensor([0.4, 0.6, 0.8, 0.9])}
@@ -291,7 +291,7 @@ def test_threshold_choice_keeps_harmful_refusal_above_base_by_the_margin():
 
 
 def test_band_stability_tells_a_choice_resting_on_a_few_prompts_from_a_firm_one():
-    from edshook.evaluation.tuning import band_stability, choose_thresholds
+    from edshook.evaluation.bands import band_stability, choose_thresholds
 
     def outcomes(n: int) -> dict:
         """n benign prompts scored 0.1 and n harmful ones 0.9; base answers half well, each route all of its own."""
@@ -323,7 +323,7 @@ def test_band_stability_tells_a_choice_resting_on_a_few_prompts_from_a_firm_one(
 
 
 def test_a_tie_in_helpfulness_and_refusal_goes_to_fewer_harmful_answers():
-    from edshook.evaluation.tuning import Outcomes, choose_thresholds
+    from edshook.evaluation.bands import Outcomes, choose_thresholds
 
     def flags(*values: bool) -> torch.Tensor:
         return torch.tensor(values)
@@ -344,7 +344,7 @@ def test_a_tie_in_helpfulness_and_refusal_goes_to_fewer_harmful_answers():
 
 
 def test_a_band_sends_uncertain_prompts_to_the_base_answer():
-    from edshook.evaluation.tuning import choose_thresholds
+    from edshook.evaluation.bands import choose_thresholds
 
     scores = {"benign": torch.tensor([0.1, 0.5]), "harmful": torch.tensor([0.5, 0.9])}
     no, yes = torch.zeros(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)
@@ -358,7 +358,7 @@ def test_a_band_sends_uncertain_prompts_to_the_base_answer():
 
 
 def test_the_default_candidates_find_a_band_that_beats_every_single_threshold():
-    from edshook.evaluation.tuning import DEFAULT_BANDS, choose_thresholds
+    from edshook.evaluation.bands import DEFAULT_BANDS, choose_thresholds
 
     # One benign and one harmful prompt share the score 0.5, and the base model treats both well:
     # any single threshold sends both the same way and loses one; a band around 0.5 keeps both.
@@ -415,7 +415,7 @@ def test_tuning_needs_benign_and_harmful_validation_sets():
 
 
 def test_the_margin_never_asks_for_more_than_full_refusal():
-    from edshook.evaluation.tuning import choose_thresholds
+    from edshook.evaluation.bands import choose_thresholds
 
     scores = {"benign": torch.tensor([0.1, 0.2]), "harmful": torch.tensor([0.8, 0.9])}
     no, yes = torch.zeros(2, dtype=torch.bool), torch.ones(2, dtype=torch.bool)

@@ -16,7 +16,8 @@ from pathlib import Path
 from edshook.backends import make_backend
 from edshook.data import Prompt, PromptSet
 from edshook.evaluation import AnswerRecord, band_stability, choose_thresholds, read_answers
-from edshook.evaluation.tuning import DEFAULT_BANDS, ROUTES, route_outcomes
+from edshook.evaluation.bands import DEFAULT_BANDS, ROUTES
+from edshook.evaluation.tuning import route_outcomes
 from edshook.interventions import load_policy
 from edshook.models import load_model
 
