@@ -61,9 +61,14 @@ both = ActivationSet(  # positions side by side, read by a probe as if they were
     torch.stack([by_position[p].layer(13) for p in POSITIONS], dim=1), (0, 1), ids, labels, trained.model
 )
 sources = [i.split(":")[0] for i in ids]
-is_shipped = torch.tensor([i in set(trained.ids) for i in ids])
+is_shipped = torch.arange(len(ids)) < len(trained)  # the training run's prompts come first
 variants = [(f"position {p}, layer {layer}", by_position[p], [layer]) for p in POSITIONS for layer in LAYERS]
 variants.append(("positions -1 and -6, layer 13", both, [0, 1]))
+
+
+def mean(pairs: list[dict]) -> dict[str, float]:
+    """The mean AUC and shares above HARMFUL_ABOVE over leave-source-out pairs."""
+    return {k: round(sum(p[k] for p in pairs) / len(pairs), 3) for k in ("auc", "benign_above", "harmful_above")}
 
 
 def val_above(acts: ActivationSet, layers: list[int], l2: float = 1e-3) -> dict[str, float]:
@@ -95,30 +100,25 @@ for name, acts, layers in variants:
             for t in source_transfer(chosen, layers, threshold=HARMFUL_ABOVE)
         ]
         shipped_pairs = [p for p in pairs if p["harmful"] not in ("strongreject", "harmbench")]
-        mean = {
-            k: round(sum(p[k] for p in shipped_pairs) / len(shipped_pairs), 3)
-            for k in ("auc", "benign_above", "harmful_above")
-        }
         row = {
             "variant": name,
             "sources": pool,
-            "mean_over_shipped_pairs": mean,
+            "mean_over_shipped_pairs": mean(shipped_pairs),
             "val_above": val_above(chosen, layers),
         }
         results["variants"].append({**row, "pairs": pairs})
-        print(name, pool, mean, row["val_above"], flush=True)
+        print(name, pool, row["mean_over_shipped_pairs"], row["val_above"], flush=True)
 shipped = by_position[-1].subset(is_shipped)
 for l2 in L2:
     pairs = [asdict(t) for t in source_transfer(shipped, [13], threshold=HARMFUL_ABOVE, l2=l2)]
-    mean = {k: round(sum(p[k] for p in pairs) / len(pairs), 3) for k in ("auc", "benign_above", "harmful_above")}
     by_pair = {
         f"{p['benign']} / {p['harmful']}": [round(p["benign_above"], 3), round(p["harmful_above"], 3)] for p in pairs
     }
     row = {
         "variant": f"position -1, layer 13, l2 {l2:g}",
         "sources": "shipped sources",
-        "mean_over_shipped_pairs": mean,
+        "mean_over_shipped_pairs": mean(pairs),
     }
     results["variants"].append({**row, "val_above": val_above(shipped, [13], l2), "above_by_pair": by_pair})
-    print(row["variant"], mean, flush=True)
+    print(row["variant"], row["mean_over_shipped_pairs"], flush=True)
 Path(__file__).with_name("results.json").write_text(json.dumps(results, indent=1) + "\n")
