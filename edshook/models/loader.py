@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from filelock import FileLock
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from edshook.errors import ModelLoadError, UnknownModelError
@@ -151,19 +152,27 @@ def _from_gguf(path: Path, options: dict[str, Any]) -> tuple[PreTrainedModel, Pr
 
 
 def _embedded_folder(spec: EmbeddedModel) -> Path:
-    """The de-quantised safetensors folder of an embedded model, made once and reused."""
+    """The de-quantised safetensors folder of an embedded model, made once and reused.
+
+    A file lock makes a second process that loads the model meanwhile wait for the first
+    conversion instead of writing the same files at the same time.
+    """
     folder = cache_dir() / spec.name
     converted = folder / "hf"
     if (converted / "config.json").is_file():
         return converted
-    started = time.perf_counter()
-    gguf = assemble_gguf(spec, folder / spec.gguf_name)
-    model, tokenizer = _from_gguf(gguf, {"dtype": torch.float32})
-    staging = folder / "hf.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    staging.rename(converted)
-    gguf.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder / "convert.lock"):
+        if (converted / "config.json").is_file():
+            return converted
+        started = time.perf_counter()
+        gguf = assemble_gguf(spec, folder / spec.gguf_name)
+        model, tokenizer = _from_gguf(gguf, {"dtype": torch.float32})
+        staging = folder / "hf.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        staging.rename(converted)
+        gguf.unlink()
     logger.warning("cached %s as safetensors in %s (%.0f s, once)", spec.name, converted, time.perf_counter() - started)
     return converted

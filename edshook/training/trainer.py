@@ -132,15 +132,26 @@ def validation_rows(ids: Sequence[str], config: TrainConfig) -> Bool[Tensor, " p
     )
 
 
+TIE_TOLERANCE = 1e-6
+
+
 def calibrate(good: Float[Tensor, " g"], bad: Float[Tensor, " b"]) -> tuple[float, float, float]:
     """The threshold with the best balanced accuracy, that accuracy, and the AUC.
 
-    A state is called undesirable when its energy is above the threshold.
+    A state is called undesirable when its energy is above the threshold. Energies within
+    ``TIE_TOLERANCE`` of their scale count as equal: float32 rounding varies with batch size and
+    row position, so the same state can score a few ulps apart, and a threshold there would
+    separate the rows by where they sat, not by what they are.
     """
-    energies = torch.cat([good, bad]).double()
+    raw = torch.cat([good, bad]).double()
     is_bad = torch.cat([torch.zeros(len(good)), torch.ones(len(bad))]).bool()
-    order = torch.argsort(energies)
-    sorted_e, sorted_bad = energies[order], is_bad[order]
+    order = torch.argsort(raw)
+    sorted_raw, sorted_bad = raw[order], is_bad[order]
+    scale = max(1.0, float(raw.abs().max()))
+    new_value = torch.ones_like(sorted_raw, dtype=torch.bool)
+    new_value[1:] = sorted_raw[1:] - sorted_raw[:-1] > TIE_TOLERANCE * scale
+    sorted_e = sorted_raw[new_value][new_value.long().cumsum(0) - 1]  # each run of near-equal energies at its first
+    energies = torch.empty_like(raw).index_copy_(0, order, sorted_e)
     # Threshold between sorted positions i-1 and i: rows below i are called good.
     good_below = torch.cat([torch.zeros(1), (~sorted_bad).double().cumsum(0)])
     bad_below = torch.cat([torch.zeros(1), sorted_bad.double().cumsum(0)])
@@ -149,11 +160,11 @@ def calibrate(good: Float[Tensor, " g"], bad: Float[Tensor, " b"]) -> tuple[floa
     between_distinct[1:-1] = sorted_e[1:] > sorted_e[:-1]  # a threshold cannot split equal energies
     best = int(torch.argmax(torch.where(between_distinct, balanced, torch.full_like(balanced, -1.0))))
     if best == 0:
-        threshold = float(sorted_e[0]) - 1.0
-    elif best == len(sorted_e):
-        threshold = float(sorted_e[-1]) + 1.0
+        threshold = float(sorted_raw[0]) - 1.0
+    elif best == len(sorted_raw):
+        threshold = float(sorted_raw[-1]) + 1.0
     else:
-        threshold = float(0.5 * (sorted_e[best - 1] + sorted_e[best]))
+        threshold = float(0.5 * (sorted_raw[best - 1] + sorted_raw[best]))
     _, inverse, counts = torch.unique(energies, return_inverse=True, return_counts=True)
     last_rank = counts.cumsum(0).double()
     ranks = (last_rank - (counts.double() - 1) / 2)[inverse]  # tied energies share their mean rank

@@ -81,3 +81,42 @@ def test_missing_package(fake_parts):
     missing = EmbeddedModel(**{**spec.__dict__, "parts": (("absent-pkg", "absent_pkg_xyz", "data/x.bin"),)})
     with pytest.raises(ModelLoadError, match=r"needs the package 'absent-pkg'.*pip install"):
         assemble_gguf(missing, tmp_path / "out" / "fake.gguf")
+
+
+def test_two_first_loads_at_once_convert_the_model_once(fake_parts, monkeypatch):
+    """A second process (here a thread) waits for the first conversion instead of writing the same files."""
+    import threading
+    import time
+
+    from edshook.models import loader
+
+    spec, tmp_path = fake_parts
+    monkeypatch.setenv("EDSHOOK_CACHE", str(tmp_path / "cache"))
+    conversions = []
+
+    class Saved:
+        def save_pretrained(self, folder):
+            folder.mkdir(parents=True, exist_ok=True)
+            time.sleep(0.2)  # long enough for the other thread to arrive while this one converts
+            (folder / "config.json").write_text("{}")
+
+    def convert(path, options):
+        conversions.append(path.read_bytes() == b"GGUF" + bytes(range(256)) * 40)
+        return Saved(), Saved()
+
+    monkeypatch.setattr(loader, "_from_gguf", convert)
+    folders, errors = [], []
+
+    def load():
+        try:
+            folders.append(loader._embedded_folder(spec))
+        except Exception as err:  # reported below, from either thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors and conversions == [True]
+    assert folders[0] == folders[1] and (folders[0] / "config.json").is_file()

@@ -40,6 +40,29 @@ def test_calibrate_threshold_accuracy_and_auc():
     assert accuracy == 0.5 and auc == 0.5, "equal energies separate nothing"
 
 
+def test_calibrate_reads_float_rounding_as_a_tie():
+    """One state scored in two batches differs in the last bits (seen on CPU matmuls); that separates nothing."""
+    good, bad = torch.full((10,), 0.6047424077987671), torch.full((8,), 0.6047422885894775)
+    _, accuracy, auc = calibrate(good, bad)
+    assert accuracy == 0.5 and auc == 0.5
+    threshold, accuracy, _ = calibrate(torch.tensor([0.0, 1.0, 1.0 + 1e-6]), torch.tensor([1.0 + 2e-6, 3.0]))
+    assert 1.0 + 2e-6 < threshold < 3.0 and accuracy == 0.75
+
+
+def test_a_layer_whose_states_are_all_equal_scores_chance():
+    """Like layer 0 under a chat template: every prompt ends in the same token, so its input is the same.
+
+    At this width the CPU's matmul rounds one state differently by batch row, and a threshold on
+    the raw energies read that rounding as a signal.
+    """
+    n, width = 90, 896
+    same = torch.randn(width, generator=torch.Generator().manual_seed(0)).expand(n, 1, width).contiguous()
+    labels = tuple(Label.FALSE_REFUSAL if i % 3 == 0 else Label.HELPFUL for i in range(n))
+    data = ActivationSet(same, (0,), tuple(f"s:{i}" for i in range(n)), labels, ModelSpec("synthetic", 1, width))
+    report = train_energies(data, config=TrainConfig(hidden=(128,), max_epochs=2), progress=False).reports[0]
+    assert report.val_accuracy == 0.5 and report.val_auc == 0.5
+
+
 @pytest.mark.parametrize("loss", ["infonce", "logistic"])
 def test_training_ranks_the_separating_layer_first(loss):
     trained = train_energies(
