@@ -10,8 +10,11 @@ values of the weights):
         --new-tokens 32 --out benchmarks/results/overhead_gpu.json
 
 Rows: ``transformers_generate``; per backend ``bare`` (ratio vs generate), ``noop`` (a no-op
-intervention on every layer, ratio vs bare) and ``eds`` (3 layers, K = 5 normalised steps, an
-untrained d -> 512 -> 256 -> 1 energy, the last prompt token and every generated token: ratio vs bare).
+intervention on every layer, ratio vs bare), ``eds`` (3 layers, K = 5 normalised steps, an
+untrained d -> 512 -> 256 -> 1 energy, the last prompt token and every generated token: ratio vs bare)
+and, on the embedded model, ``default`` (the shipped policy as users run it: the probe routes each
+prompt, the routed part steers the last prompt token and the first 16 generated tokens, gated;
+ratio vs bare, with how many prompts each route took).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import argparse
 import json
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ import torch
 from torch import Tensor
 
 from edshook.backends import Backend, make_backend
-from edshook.interventions import EnergyModel, EnergySteering, Site, SiteCall, StepSchedule
+from edshook.interventions import EnergyModel, EnergySteering, Site, SiteCall, StepSchedule, load_policy
 from edshook.models import LoadedModel, load_model, resolve_device
 from edshook.models.synthetic import SYNTHETIC_CONFIGS, random_model
 
@@ -120,6 +124,13 @@ def measure(args: argparse.Namespace, batch_size: int) -> dict[str, dict[str, An
             with backend.steer(_eds(backend, n_layers, steps)):
                 name = f"{library}+eds" if (n_layers, steps) == (3, 5) else f"{library}+eds_L{n_layers}_K{steps}"
                 record(name, timed(run, args.repeats, device), library)
+        if not args.random_weights:
+            policy = load_policy("default", backend.spec)
+            with backend.steer(policy):
+                record(f"{library}+default", timed(run, args.repeats, device), library)
+            with backend.steer(policy, record=True) as handle:
+                run()
+            rows[f"{library}+default"]["routes"] = dict(Counter(route.route for route in handle.trace.routes))
     return rows
 
 
