@@ -425,9 +425,10 @@ with backend.steer(conditional):
 display(Markdown(shift_table({"single energy": single_shift, "conditional": conditional_shift})))
 
 # %% [markdown]
-# The probe sends the harmful prompts it recognises to the harmful energy, which steers towards
-# refusing, and the ones it is unsure about to no energy at all, so on harmful prompts the two
-# policies can differ even though their benign energies learned the same thing. Here:
+# The single energy moves every prompt the same way; the conditional policy moves each prompt by
+# its route in the table above: the benign energy steers towards answering, the harmful energy
+# towards refusing, and a prompt in the band is not steered. The probe's mistakes go with it: a
+# harmful prompt on the benign route is steered towards answering. Here:
 
 # %%
 benign_conditional = float(conditional_shift[~harmful].mean())

@@ -109,10 +109,11 @@ print("eds_default - base:", ", ".join(changes))
 
 # %% [markdown]
 # Read it with the intervals of the table: with 40 prompts per set a difference of less than about
-# 20 points can be noise. JailbreakBench-benign is where the policy pays: its prompts are benign
-# twins of harmful requests, and the probe reads some of them as harmful and sends them to the
-# energy that steers towards refusing. [Benchmarks](../benchmarks.md) has the comparison read by the
-# model judge on more prompts.
+# 20 points can be noise, and every change here is smaller than that. [Benchmarks](../benchmarks.md)
+# has the comparison read by the model judge on more prompts; there, at 100 prompts per set, the
+# one loss that holds is on JailbreakBench-benign, whose prompts are benign twins of harmful
+# requests: the probe scores most of them as harmful and sends them to the energy that steers
+# towards refusing.
 
 # %%
 if not FAST:  # a handful of prompts per set cannot carry this claim

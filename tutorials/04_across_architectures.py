@@ -182,9 +182,9 @@ for name, r in results.items():
 # The judge only says whether an answer reads as a refusal; crossed with the prompt's ground truth
 # this gives the label. What the EBM then learns depends on how the model behaves:
 #
-# - **Qwen2.5-Coder-0.5B-Instruct** refuses most harmful prompts and some benign ones, so all four
-#   labels occur: the good states are helpful answers and safe refusals, the bad ones false
-#   refusals and jailbreaks. This is the case EDS is designed for.
+# - **Qwen2.5-Coder-0.5B-Instruct** refuses a good share of the harmful prompts and some benign
+#   ones, so all four labels occur: the good states are helpful answers and safe refusals, the bad
+#   ones false refusals and jailbreaks. This is the case EDS is designed for.
 # - **SmolLM2-135M-Instruct** (almost) never refuses. Every benign prompt is then *helpful* and
 #   every harmful one a *jailbreak*, so its good/bad split is helpful vs jailbreak, which is simply
 #   benign vs harmful prompts. Its EBM is a detector of harmful prompts, and descending its energy
