@@ -213,6 +213,12 @@ for name, r in results.items():
 # training loss (InfoNCE) only ranks energies and is blind to a shift, so only the energy relative
 # to the threshold (the layer's gate) is comparable across layers and models. Where a layer separates the two
 # classes, good states sit below zero and bad ones above.
+#
+# Layer 0 is a check on the method. There a chat model's state at the last prompt token is the
+# embedding of the chat template's last token, the same for every prompt: no EBM can tell the
+# prompts apart, so Qwen and SmolLM2 score chance (0.5), and their gate sits below every state
+# (all of them read as bad, +1 on the right). Gemma, fed raw text, ends each prompt on its own last
+# token, so its layer 0 already holds a little of the prompt.
 
 # %%
 colours = dict(zip(MODELS, ("tab:blue", "tab:orange", "tab:green"), strict=False))
