@@ -7,6 +7,7 @@ against the shipped policy, alternating, on the same 24 OR-Bench-Hard test promp
 
 import json
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 from edshook.backends import make_backend
@@ -23,10 +24,7 @@ backend.generate_tokens(prompts[:4], max_new_tokens=8, batch_size=32, progress=F
 runs = []
 for method in ("base", "shipped", "base", "shipped"):
     started = time.perf_counter()
-    if method == "shipped":
-        with backend.steer(policy):
-            rows = backend.generate_tokens(prompts, max_new_tokens=96, batch_size=32, progress=False)
-    else:
+    with backend.steer(policy) if method == "shipped" else nullcontext():
         rows = backend.generate_tokens(prompts, max_new_tokens=96, batch_size=32, progress=False)
     seconds = time.perf_counter() - started
     tokens = sum(len(row) for row in rows)
