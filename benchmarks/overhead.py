@@ -6,15 +6,15 @@ downloaded, random-weight models of real configurations run instead (speed does 
 values of the weights):
 
     python benchmarks/overhead.py                                    # CPU -> results/overhead.json
-    python benchmarks/overhead.py --device cuda --random-weights qwen2.5-7b --batch-sizes 1 32 \\
-        --new-tokens 32 --out benchmarks/results/overhead_gpu.json
+    python benchmarks/overhead.py --device cuda --dtype bfloat16 --attention sdpa --random-weights qwen2.5-7b \\
+        --batch-sizes 1 32 --new-tokens 64 --out benchmarks/results/gpu/overhead_7b.json
 
 Rows: ``transformers_generate``; per backend ``bare`` (ratio vs generate), ``noop`` (a no-op
 intervention on every layer, ratio vs bare), ``eds`` (3 layers, K = 5 normalised steps, an
 untrained d -> 512 -> 256 -> 1 energy, the last prompt token and every generated token: ratio vs bare)
-and, on the embedded model, ``default`` (the shipped policy as users run it: the probe routes each
-prompt, the routed part steers the last prompt token and the first 16 generated tokens, gated;
-ratio vs bare, with how many prompts each route took).
+and, on the embedded model or a random one of its shape, ``default`` (the shipped policy as users
+run it: the probe routes each prompt, the routed part steers the last prompt token and the first 16
+generated tokens, gated; ratio vs bare, with how many prompts each route took).
 """
 
 from __future__ import annotations
@@ -32,9 +32,20 @@ import torch
 from torch import Tensor
 
 from edshook.backends import Backend, make_backend
-from edshook.interventions import EnergyModel, EnergySteering, Site, SiteCall, StepSchedule, load_policy
+from edshook.interventions import (
+    ConditionalSteering,
+    EnergyModel,
+    EnergySteering,
+    Site,
+    SiteCall,
+    StepSchedule,
+    load_policy,
+)
 from edshook.models import LoadedModel, load_model, resolve_device
 from edshook.models.synthetic import SYNTHETIC_CONFIGS, random_model
+
+SHIPPED_SHAPE = "qwen2.5-0.5b"
+"""The random configuration of the shipped policy's model: its ``default`` row runs there too."""
 
 PROMPTS = [
     "How do I kill a Python process?",
@@ -121,17 +132,31 @@ def measure(args: argparse.Namespace, batch_size: int) -> dict[str, dict[str, An
             record(f"{library}+noop", timed(run, args.repeats, device), library)
         grid = [(3, 5)] + ([(n, k) for n in (1, 3, 8) for k in (1, 3, 10)] if args.grid else [])
         for n_layers, steps in dict.fromkeys(grid):
-            with backend.steer(_eds(backend, n_layers, steps)):
+            with backend.steer(untrained_eds(backend, n_layers, steps)):
                 name = f"{library}+eds" if (n_layers, steps) == (3, 5) else f"{library}+eds_L{n_layers}_K{steps}"
                 record(name, timed(run, args.repeats, device), library)
-        if not args.random_weights:
-            policy = load_policy("default", backend.spec)
+        if args.random_weights in (None, SHIPPED_SHAPE):
+            policy = shipped_policy(backend, random_weights=args.random_weights is not None)
             with backend.steer(policy):
                 record(f"{library}+default", timed(run, args.repeats, device), library)
             with backend.steer(policy, record=True) as handle:
                 run()
             rows[f"{library}+default"]["routes"] = dict(Counter(route.route for route in handle.trace.routes))
     return rows
+
+
+def shipped_policy(backend: Backend, *, random_weights: bool) -> ConditionalSteering:
+    """The shipped policy; on a random model of its shape, without the record of the model it was trained on.
+
+    Random states route and gate differently from the real model's (the ``routes`` field says how),
+    so there the row times the shipped objects, not the shipped behaviour.
+    """
+    policy = load_policy("default", None if random_weights else backend.spec)
+    assert isinstance(policy, ConditionalSteering)
+    if not random_weights:
+        return policy
+    parts = {name: getattr(policy, name) for name in ("benign", "harmful")}
+    return policy.replace(**{name: part.replace(model=None) for name, part in parts.items() if part is not None})
 
 
 def _runner(backend: Backend, prompts: list[str], new_tokens: int) -> Callable[[], object]:
@@ -143,7 +168,7 @@ def _runner(backend: Backend, prompts: list[str], new_tokens: int) -> Callable[[
     return run
 
 
-def _eds(backend: Backend, n_layers: int, steps: int) -> EnergySteering:
+def untrained_eds(backend: Backend, n_layers: int, steps: int) -> EnergySteering:
     torch.manual_seed(0)
     first = backend.n_layers // 3
     energies = {layer: EnergyModel(backend.d_model) for layer in range(first, first + n_layers)}

@@ -36,10 +36,16 @@ _PARTS = ("benign", "harmful")
 
 
 class Routes:
-    """One run's routing decision: which rows the benign part steers and which the harmful part does."""
+    """One run's routing decision: which rows the benign part steers and which the harmful part does.
+
+    Whether each part steers any row is read once, here (one wait for the device per generation), so
+    that a part with no rows costs nothing at each token: on an accelerator a part otherwise runs
+    every step on every row, masked.
+    """
 
     def __init__(self, benign: Bool[Tensor, " batch"], harmful: Bool[Tensor, " batch"]) -> None:
         self.benign, self.harmful = benign, harmful
+        self.any_benign, self.any_harmful = bool(benign.any()), bool(harmful.any())
 
 
 class ConditionalSteering(nn.Module):
@@ -164,9 +170,9 @@ class ConditionalSteering(nn.Module):
                 f"ConditionalSteering has no decision for this batch at layer {layer}: the probe at layer "
                 f"{self.probe.layer} must see the prompt (prefill) before any steered layer runs."
             )
-        if layer in self.benign.layers:
+        if routes.any_benign and layer in self.benign.layers:
             hidden = self.benign(hidden, call, rows=routes.benign)
-        if self.harmful is not None and layer in self.harmful.layers:
+        if routes.any_harmful and self.harmful is not None and layer in self.harmful.layers:
             hidden = self.harmful(hidden, call, rows=routes.harmful)
         return hidden
 

@@ -58,7 +58,7 @@ def test_kv_cache_decoding_matches_full_recompute(tiny_backend):
     expected = []
     with torch.no_grad():
         for _ in range(6):
-            token = int(model(input_ids=torch.tensor([ids + expected])).logits[0, -1].argmax())
+            token = int(model(input_ids=torch.tensor([ids + expected], device=model.device)).logits[0, -1].argmax())
             if token == tiny_backend.tokenizer.eos_token_id:
                 break
             expected.append(token)

@@ -100,6 +100,24 @@ def test_interleaved_runs_keep_their_own_decisions():
     assert torch.allclose(a, toward(-10.0)(decode, call(2, "decode", pos=1))), "run A keeps its own routing"
 
 
+def test_a_part_that_steers_no_prompt_of_the_run_is_not_run(monkeypatch):
+    """On a GPU a part runs masked on every row; with no row of its own it must not run at all."""
+    benign, harmful = toward(-10.0), toward(10.0)
+    ran: list[str] = []
+    for name, part in (("benign", benign), ("harmful", harmful)):
+        forward = part.forward
+        monkeypatch.setattr(part, "forward", lambda h, c, rows=None, n=name, f=forward: ran.append(n) or f(h, c, rows))
+    policy = ConditionalSteering(sign_probe(1), benign, harmful)
+    hidden = torch.randn(2, 3, 16)
+    hidden[:, -1, 0] = 5.0  # both prompts read harmful
+    run = {}
+    policy(hidden, call(1, state=run))
+    steered = policy(hidden, call(2, state=run))
+    policy(torch.randn(2, 1, 16), call(2, "decode", pos=1, state=run))
+    assert ran == ["harmful", "harmful"]
+    assert torch.allclose(steered, harmful(hidden, call(2)))
+
+
 def test_a_band_leaves_uncertain_prompts_alone():
     hidden = torch.randn(3, 3, 16)
     hidden[:, -1] = 0.0  # a zero state reads P(harmful) = 0.5 exactly
