@@ -2,7 +2,8 @@
 
 A random-weight model of the shipped policy's shape (Qwen2.5-0.5B) in bfloat16 through nnsight runs
 bare, with the shipped policy (its model record dropped, ``overhead.shipped_policy``) and with an
-untrained 3-layer EDS (``overhead.untrained_eds``); each steered run is profiled once after a timed one.
+untrained 3-layer EDS (``overhead.untrained_eds``); each is timed by ``overhead.timed`` (a warm-up,
+then one timed run), and each steered one then profiled once.
 
     python benchmarks/gpu_profile.py [cuda] > benchmarks/results/gpu/profile.txt
 
@@ -13,7 +14,6 @@ device or copy between host and device.
 from __future__ import annotations
 
 import sys
-import time
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -21,7 +21,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).parent))
-from overhead import shipped_policy, untrained_eds
+from overhead import shipped_policy, timed, untrained_eds
 
 from edshook.backends import make_backend
 from edshook.models.synthetic import random_model
@@ -35,10 +35,6 @@ def main() -> None:
     backend = make_backend(loaded, "nnsight")
     prompts = ["How do I kill a Python process?"]
 
-    def sync() -> None:
-        if device == "cuda":
-            torch.cuda.synchronize()
-
     def run(policy: object) -> None:
         with nullcontext() if policy is None else backend.steer(policy):
             backend.generate_tokens(prompts, max_new_tokens=NEW_TOKENS, stop_at_eos=False, progress=False)
@@ -48,18 +44,15 @@ def main() -> None:
         ("default", shipped_policy(backend, random_weights=True)),
         ("eds", untrained_eds(backend, 3, 5)),
     ):
-        run(policy)
-        sync()
-        start = time.perf_counter()
-        run(policy)
-        sync()
-        print(f"{name}: {NEW_TOKENS / (time.perf_counter() - start):.1f} tok/s", flush=True)
+        seconds = timed(lambda: run(policy), 1, torch.device(device))  # noqa: B023
+        print(f"{name}: {NEW_TOKENS / seconds:.1f} tok/s", flush=True)
         if policy is None:
             continue
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device == "cuda" else [])
         with profile(activities=activities) as profiled:
             run(policy)
-            sync()
+            if device == "cuda":
+                torch.cuda.synchronize()
         averages = profiled.key_averages()
         print(averages.table(sort_by="cpu_time_total", row_limit=30, max_name_column_width=60))
         waits = ("Synchronize", "Memcpy", "item", "nonzero")
