@@ -9,6 +9,7 @@ shared, so every backend decodes identically.
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from typing import Any, cast
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from edshook.backends.batching import Batch, PromptEncoder, check_prompts
 from edshook.backends.decoding import Decoded, ForwardStep, decode, eos_ids, prefill, until_eos
@@ -167,10 +169,13 @@ class Backend(ABC):
     ) -> list[list[int]]:
         """Greedy answer token ids (end-of-sequence excluded), in the order of ``prompts``."""
         rows: list[list[int]] = [[] for _ in check_prompts(prompts)]
-        for batch in self._batches(prompts, batch_size, system_prompt, progress, "generate"):
-            decoded = self._decode(batch, max_new_tokens, eos=self._eos if stop_at_eos else ())
-            for i, row in zip(batch.prompts, decoded.tokens, strict=True):
-                rows[i] = until_eos(row, self._eos) if stop_at_eos else row
+        steps = math.ceil(len(rows) / max(batch_size, 1)) * max_new_tokens
+        with tqdm(total=steps, desc=f"generate {len(rows)} prompts", unit="tok", disable=not progress) as bar:
+            for batch in self._batches(prompts, batch_size, system_prompt, False, "generate"):
+                decoded = self._decode(batch, max_new_tokens, eos=self._eos if stop_at_eos else (), on_step=bar.update)
+                bar.update(max_new_tokens - len(decoded.tokens[0]))
+                for i, row in zip(batch.prompts, decoded.tokens, strict=True):
+                    rows[i] = until_eos(row, self._eos) if stop_at_eos else row
         return rows
 
     @torch.no_grad()

@@ -82,11 +82,13 @@ def decode(
     pad: int,
     eos: Sequence[int] = (),
     forced: Int[Tensor, "batch steps"] | None = None,
+    on_step: Callable[[], object] | None = None,
 ) -> Decoded:
     """Decode with a KV cache, greedily or feeding ``forced`` tokens (-1 past a row's end).
 
     ``run`` performs one forward pass and returns the last position's logits. Rows stop at their
     first ``eos`` token (greedy only); the loop stops when every row has, or after ``max_new_tokens``.
+    ``on_step`` is called after each decoded token (for progress bars).
     """
     n = batch.input_ids.shape[0]
     device = batch.input_ids.device
@@ -107,6 +109,8 @@ def decode(
         token = torch.where(finished, torch.full_like(token, pad), token)
         generated.append(token)
         finished |= torch.isin(token, stop)
+        if on_step is not None:
+            on_step()
         if index == max_new_tokens - 1 or bool(finished.all()):
             break
         step = step.next(token)

@@ -49,6 +49,14 @@ def test_generation_is_batch_invariant_and_ordered(tiny_backend):
     assert all(isinstance(answer, str) for answer in together)
 
 
+def test_generation_progress_counts_tokens_even_in_one_batch(tiny_backend, capsys):
+    """A set that fits one batch still shows how far decoding has come, token by token."""
+    tiny_backend.generate(PROMPTS, max_new_tokens=5, batch_size=8, stop_at_eos=False, progress=True)
+    bar = capsys.readouterr().err
+    assert "generate 3 prompts" in bar
+    assert "5/5" in bar
+
+
 def test_kv_cache_decoding_matches_full_recompute(tiny_backend):
     """Greedy decoding with the cache equals re-running the whole sequence at every step."""
     prompt = PROMPTS[0]
