@@ -75,7 +75,9 @@ def main() -> None:
     backend = make_backend(load_model(args.model), "nnsight")
     policy = load_policy(args.policy, model=backend.spec)
     reference = None if args.reference is None else EnergySteering.load(args.reference, model=backend.spec)
-    candidates = comparison_methods(backend, policy, data_dir=args.data_dir, reference=reference, progress=False)
+    candidates = comparison_methods(
+        backend, policy, data_dir=args.data_dir, reference=reference, only=args.methods, progress=False
+    )
     chosen, selection = choose_settings(backend, candidates, args)
     judge = AnswerJudge.build(args.judge)
     header = {"model": backend.loaded.describe(), "command": command(args), "selection": selection}

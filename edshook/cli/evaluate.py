@@ -161,14 +161,15 @@ def compare_command(
     runner = open_backend(model, backend, dtype, device, device_map)
     record(out, "compare", locals(), data_ids=[i for s in chosen.values() for i in s.ids], backend=runner)
     readers = AnswerJudge.build(judge.value)
-    candidates = comparison_methods(runner, load_policy(policy, model=runner.spec), data_dir=data_dir)
+    only = set_names(methods) or None
+    candidates = comparison_methods(runner, load_policy(policy, model=runner.spec), data_dir=data_dir, only=only)
     comparison = compare(
         runner,
         candidates,
         chosen,
         readers,
         data_dir=data_dir,
-        only=set_names(methods) or None,
+        only=only,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         header={"model": runner.loaded.describe()},

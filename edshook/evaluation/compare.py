@@ -15,7 +15,15 @@ from edshook.backends.base import Backend
 from edshook.data import PromptSet, load_set
 from edshook.evaluation.directions import fit_directions
 from edshook.evaluation.harness import Capability, MethodResult, evaluate
-from edshook.evaluation.methods import Method, Sweep, SweepGrids, baseline_methods, conditional_methods, eds_methods
+from edshook.evaluation.methods import (
+    DIRECTION_METHODS,
+    Method,
+    Sweep,
+    SweepGrids,
+    baseline_methods,
+    conditional_methods,
+    eds_methods,
+)
 from edshook.evaluation.plots import plot_report
 from edshook.evaluation.reports import safe_summary, write_report
 from edshook.interventions import ConditionalSteering, EnergySteering
@@ -67,15 +75,18 @@ def comparison_methods(
     data_dir: str | os.PathLike[str] | None,
     reference: EnergySteering | None = None,
     grids: SweepGrids = SweepGrids(),
+    only: Collection[str] | None = None,
     progress: bool = True,
 ) -> list[Method]:
     """Baselines (directions fitted on the standard train and val parts), then the EDS methods.
 
     A conditional ``policy`` is swept over ``grids.probe_thresholds`` and also run as it is, with its
     ablations; a single-energy policy (``policy``, or ``reference`` beside a conditional one) over
-    step size, plain and energy-gated.
+    step size, plain and energy-gated. The refusal directions, minutes of forward passes on a large
+    model, are fitted only when ``only`` (the method names wanted; all when ``None``) needs them.
     """
-    directions = fit_directions(backend, data_dir, progress=progress)
+    needs_directions = only is None or not set(only).isdisjoint(DIRECTION_METHODS)
+    directions = fit_directions(backend, data_dir, progress=progress) if needs_directions else None
     methods = baseline_methods(directions, backend.n_layers, grids)
     single = policy if isinstance(policy, EnergySteering) else reference
     if single is not None:

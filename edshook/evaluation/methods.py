@@ -11,6 +11,7 @@ from edshook.interventions import ConditionalSteering, EnergySteering, StepSched
 from edshook.interventions.protocol import Intervention
 
 __all__ = [
+    "DIRECTION_METHODS",
     "HELPFUL_SYSTEM_PROMPT",
     "Method",
     "Sweep",
@@ -79,16 +80,20 @@ class SweepGrids:
     probe_thresholds: tuple[float, ...] = (0.35, 0.5, 0.8, 0.9)
 
 
-def baseline_methods(directions: Directions, n_layers: int, grids: SweepGrids = SweepGrids()) -> list[Method]:
-    """Base, system prompt, refusal-direction ablation, ActAdd (swept), surgical ablation (swept)."""
+DIRECTION_METHODS: tuple[str, ...] = ("refusal_ablation", "actadd", "surgical")
+"""The baselines that need refusal directions (:func:`~edshook.evaluation.fit_directions`)."""
+
+
+def baseline_methods(directions: Directions | None, n_layers: int, grids: SweepGrids = SweepGrids()) -> list[Method]:
+    """Base, system prompt, and with ``directions`` refusal-direction ablation, ActAdd (swept) and
+    surgical ablation (swept)."""
+    methods = [Method("base"), Method("system_prompt", system_prompt=HELPFUL_SYSTEM_PROMPT)]
+    if directions is None:
+        return methods
     r = directions.refusal
     unit = r.direction / r.direction.norm()
     where = {"layer": r.layer, "position": r.position}
-    methods = [
-        Method("base"),
-        Method("system_prompt", system_prompt=HELPFUL_SYSTEM_PROMPT),
-        Method("refusal_ablation", (DirectionalAblation(r.direction, range(n_layers)),), settings=where),
-    ]
+    methods.append(Method("refusal_ablation", (DirectionalAblation(r.direction, range(n_layers)),), settings=where))
     methods += [
         Method(
             "actadd",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 
 from edshook.backends import make_backend
@@ -114,3 +115,25 @@ def test_compare_runs_every_method_and_plots(tmp_path):
     assert "eds_default@0.6" in report["methods"], "the policy runs as it is, beside its threshold sweep"
     assert set(report["summary"]) == names and (tmp_path / "tradeoff.png").is_file()
     assert len(read_answers(tmp_path / "answers.jsonl")) == len(methods) * 4 and backend.attached == ()
+
+
+def test_comparison_fits_refusal_directions_only_for_methods_that_use_them(monkeypatch):
+    import importlib
+    from pathlib import Path
+
+    from edshook.interventions import EnergyModel, EnergySteering
+
+    compare_module = importlib.import_module("edshook.evaluation.compare")  # not the function of that name
+
+    def no_fitting(*args, **kwargs):
+        raise AssertionError("refusal directions were fitted for methods that do not use them")
+
+    monkeypatch.setattr(compare_module, "fit_directions", no_fitting)
+    backend = make_backend(make_tiny_model(), "nnsight")
+    single = EnergySteering({2: EnergyModel(64, hidden=(16,))}, gates={2: 0.0}, model=backend.spec)
+    fixtures = Path(__file__).parents[1] / "fixtures" / "data"
+    build = compare_module.comparison_methods
+    methods = build(backend, single, data_dir=fixtures, only={"base", "eds"}, progress=False)
+    assert {m.name for m in methods} == {"base", "system_prompt", "eds", "eds_gated"}
+    with pytest.raises(AssertionError, match="were fitted"):
+        build(backend, single, data_dir=fixtures, only={"actadd"}, progress=False)
