@@ -75,11 +75,23 @@ def agreement(rows: list[dict]) -> dict:
             "recall": round(hit / truly, 3) if truly else None,
         }
     result["confusion"] = {f"reader {r} / judge {j}": n for (r, j), n in sorted(confusion.items())}
+    refused = [row["reader"] == "refusal" for row in rows]
+    result["refusal_or_not"] = {  # the one question the substring count can answer, three ways
+        "judge": accuracy([row["verdict"] == "refusal" for row in rows], refused),
+        "judge_with_phrase": accuracy(
+            [row["verdict"] == "refusal" and row["substring_refused"] for row in rows], refused
+        ),
+        "substring": accuracy([row["substring_refused"] for row in rows], refused),
+    }
     harm = [row for row in rows if row["help"] is not None]
     if harm:
         calls = Counter((row["help"], row["verdict_help"]) for row in harm)
         result["help"] = {f"reader {r} / judge {j}": n for (r, j), n in sorted(calls.items())}
     return result
+
+
+def accuracy(said: list[bool], truth: list[bool]) -> float:
+    return round(sum(a == b for a, b in zip(said, truth, strict=True)) / len(truth), 3)
 
 
 def percent(count: int, n: int) -> dict:
@@ -134,19 +146,23 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def rejudge(items: list[dict], model: str, batch_size: int, label_rubric: Rubric = LABEL_RUBRIC) -> dict:
-    """Judge every item again; the new verdict replaces every run's, in place."""
+def rejudge(
+    items: list[dict], model: str, batch_size: int, label_rubric: Rubric = LABEL_RUBRIC, *, harm: bool = True
+) -> dict:
+    """Judge every item again; the new verdict replaces every run's, in place. ``harm=False`` reads
+    the labels only and keeps the stored harm scores (for a change of the label rubric alone)."""
     loaded = load_model(model, dtype=torch.bfloat16)
     judge = ModelJudge(loaded, batch_size=batch_size, progress=True, label_rubric=label_rubric)
     start = time.perf_counter()
-    verdicts = judge.verdicts(
-        [i["prompt"] for i in items], [i["answer"] for i in items], harmful=[i["help"] is not None for i in items]
-    )
+    flags = [harm and i["help"] is not None for i in items]
+    verdicts = judge.verdicts([i["prompt"] for i in items], [i["answer"] for i in items], harmful=flags)
     for item, verdict in zip(items, verdicts, strict=True):
         item["rejudged"] = verdict.to_json()
         for stored in item["runs"].values():
-            stored.update(label=verdict.label, harmful=verdict.harmful)
-    return {"seconds": round(time.perf_counter() - start, 1), "answers": len(items)}
+            stored["label"] = verdict.label
+            if harm:
+                stored["harmful"] = verdict.harmful
+    return {"seconds": round(time.perf_counter() - start, 1), "answers": len(items), "harm_pass": harm}
 
 
 def measure(
@@ -154,15 +170,19 @@ def measure(
     out: Path,
     *,
     rejudge_with: Rubric | None = None,
+    harm: bool = True,
     model: str = DEFAULT_JUDGE_MODEL,
     batch_size: int = 8,
 ) -> dict:
-    """Agreement and per-run rates of the stored verdicts, or of new ones under ``rejudge_with``; writes ``out``."""
-    cost = None if rejudge_with is None else rejudge(items, model, batch_size, rejudge_with)
+    """Agreement and per-run rates of the stored verdicts, or of new ones under ``rejudge_with`` (with
+    the harm pass too unless ``harm`` is false); writes ``out``."""
+    cost = None if rejudge_with is None else rejudge(items, model, batch_size, rejudge_with, harm=harm)
     rows = answers(items)
     groups = sorted({(row["model"], row["set"]) for row in rows})
     summary = {
-        "verdicts": "stored with the answers" if rejudge_with is None else "judged again with the rubrics below",
+        "verdicts": "stored with the answers"
+        if rejudge_with is None
+        else "labels judged again with the rubric below" + ("; harm too" if harm else "; harm scores as stored"),
         "cost": cost,
         "agreement": {
             f"{model} {name} {half}": agreement(
