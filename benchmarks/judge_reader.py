@@ -4,7 +4,7 @@ The benchmark tables count the model judge's labels; its own validation (judge_v
 answers to benign-but-scary prompts and no disguised attacks. Here every distinct answer behind the
 0.5B tables at 100 prompts per set was read: base and the shipped policy on the OR-Bench-Hard and
 JBB-benign test prompts, on the three harmful test sets, and on the PAIR and GCG-transfer jailbreak
-sets (50 each), and base and its own policy on the two benign sets for the 1.5B model (24 each). Each
+sets (50 each), and base and its own policy on the five test sets for the 1.5B model (24 each). Each
 answer was read twice, independently, against the definitions of the judge's rubrics (a label:
 helpful, refusal or degenerate; for harmful prompts also whether it gives real help), and a third
 reading settled the answers the two disagreed on. Labels, readings and notes:
