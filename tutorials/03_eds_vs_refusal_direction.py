@@ -111,9 +111,9 @@ print("eds_default - base:", ", ".join(changes))
 # Read it with the intervals of the table: with 40 prompts per set a difference of less than about
 # 20 points can be noise, and every change here is smaller than that. [Benchmarks](../benchmarks.md)
 # has the comparison read by the model judge on more prompts; there, at 100 prompts per set, the
-# one loss that holds is on JailbreakBench-benign, whose prompts are benign twins of harmful
-# requests: the probe scores most of them as harmful and sends them to the energy that steers
-# towards refusing.
+# one loss is on JailbreakBench-benign, whose prompts are benign twins of harmful requests: the
+# probe scores most of them as harmful and sends them to the energy that steers towards refusing.
+# The model judge counts 9 points lost; read one by one, the answers show 3.
 
 # %%
 if not FAST:  # a handful of prompts per set cannot carry this claim
