@@ -7,8 +7,8 @@ JBB-benign test prompts, on the three harmful test sets, and on the PAIR and GCG
 sets (50 each), and base and its own policy on the five test sets for the 1.5B model (24 each). Each
 answer was read twice, independently, against the definitions of the judge's rubrics (a label:
 helpful, refusal or degenerate; for harmful prompts also whether it gives real help), and a third
-reading settled the answers the two disagreed on. Labels, readings and notes:
-benchmarks/results/judge_reader/items.jsonl.gz.
+reading settled the answers the two disagreed on, following guide_benign.md and guide_harmful.md.
+Labels, readings and notes: benchmarks/results/judge_reader/items.jsonl.gz.
 
 This script compares the stored verdicts (those the tables were counted from) with the reader, set by
 set and run by run; with --rejudge it judges every item again with the library's rubrics, so a rubric
