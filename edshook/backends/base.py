@@ -9,7 +9,6 @@ shared, so every backend decodes identically.
 from __future__ import annotations
 
 import inspect
-import math
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -18,10 +17,9 @@ from typing import Any, cast
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from edshook.backends.batching import Batch, PromptEncoder, check_prompts
-from edshook.backends.decoding import Decoded, ForwardStep, decode, eos_ids, prefill, until_eos
+from edshook.backends.decoding import Decoded, ForwardStep, decode, eos_ids, prefill, token_bar, until_eos
 from edshook.backends.hooks import HookRegistry, StateRecorder, SteeringHandle
 from edshook.errors import PromptError, SiteError
 from edshook.interventions.protocol import NONFINITE, Intervention, ModelSpec, Site
@@ -169,8 +167,7 @@ class Backend(ABC):
     ) -> list[list[int]]:
         """Greedy answer token ids (end-of-sequence excluded), in the order of ``prompts``."""
         rows: list[list[int]] = [[] for _ in check_prompts(prompts)]
-        steps = math.ceil(len(rows) / max(batch_size, 1)) * max_new_tokens
-        with tqdm(total=steps, desc=f"generate {len(rows)} prompts", unit="tok", disable=not progress) as bar:
+        with token_bar(len(rows), batch_size, max_new_tokens, enabled=progress) as bar:
             for batch in self._batches(prompts, batch_size, system_prompt, False, "generate"):
                 decoded = self._decode(batch, max_new_tokens, eos=self._eos if stop_at_eos else (), on_step=bar.update)
                 bar.update(max_new_tokens - len(decoded.tokens[0]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,12 +10,13 @@ from typing import Any
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
+from tqdm.auto import tqdm
 from transformers import DynamicCache
 
 from edshook.backends.batching import Batch
 from edshook.interventions.protocol import Phase
 
-__all__ = ["Decoded", "ForwardStep", "decode", "eos_ids", "prefill", "until_eos"]
+__all__ = ["Decoded", "ForwardStep", "decode", "eos_ids", "prefill", "token_bar", "until_eos"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,12 @@ def decode(
         step = step.next(token)
     tokens = torch.stack(generated, dim=1).tolist() if generated else [[] for _ in range(n)]
     return Decoded(tokens, logprob.cpu(), step.state)
+
+
+def token_bar(prompts: int, batch_size: int, max_new_tokens: int, *, enabled: bool) -> tqdm:
+    """A progress bar over the decoding steps of every batch, so it moves within one batch too."""
+    steps = math.ceil(prompts / max(batch_size, 1)) * max_new_tokens
+    return tqdm(total=steps, desc=f"generate {prompts} prompts", unit="tok", disable=not enabled)
 
 
 def until_eos(row: list[int], eos: Sequence[int]) -> list[int]:
