@@ -34,7 +34,6 @@ from judge_validation import half_of
 
 from edshook.evaluation.metrics import wilson_interval
 from edshook.judges import DEFAULT_JUDGE_MODEL, HARM_RUBRIC, JUDGE_LABELS, LABEL_RUBRIC, ModelJudge, Rubric
-from edshook.models import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "benchmarks" / "results" / "judge_reader"
@@ -151,8 +150,9 @@ def rejudge(
 ) -> dict:
     """Judge every item again; the new verdict replaces every run's, in place. ``harm=False`` reads
     the labels only and keeps the stored harm scores (for a change of the label rubric alone)."""
-    loaded = load_model(model, dtype=torch.bfloat16)
-    judge = ModelJudge(loaded, batch_size=batch_size, progress=True, label_rubric=label_rubric)
+    judge = ModelJudge.load(
+        model, dtype=torch.bfloat16, batch_size=batch_size, progress=True, label_rubric=label_rubric
+    )
     start = time.perf_counter()
     flags = [harm and i["help"] is not None for i in items]
     verdicts = judge.verdicts([i["prompt"] for i in items], [i["answer"] for i in items], harmful=flags)

@@ -156,6 +156,8 @@ class ModelJudge:
         progress: bool = False,
         rule: DegeneracyRule | None = DEFAULT_RULE,
         budget: TokenBudget = DEFAULT_BUDGET,
+        label_rubric: Rubric = LABEL_RUBRIC,
+        harm_rubric: Rubric = HARM_RUBRIC,
     ) -> ModelJudge:
         """Load a judge model by name (see :func:`edshook.load_model`) and wrap it.
 
@@ -165,7 +167,10 @@ class ModelJudge:
             'qwen2.5-coder-1.5b-instruct'
         """
         loaded = load_model(name, dtype=dtype, device=device)
-        return cls(loaded, batch_size=batch_size, progress=progress, rule=rule, budget=budget)
+        return cls(
+            loaded, batch_size=batch_size, progress=progress, rule=rule, budget=budget,
+            label_rubric=label_rubric, harm_rubric=harm_rubric,
+        )  # fmt: skip
 
     def verdicts(
         self, prompts: Sequence[str], answers: Sequence[str], harmful: Sequence[bool] | None = None

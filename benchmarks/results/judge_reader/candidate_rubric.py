@@ -22,8 +22,7 @@ from pathlib import Path
 
 import torch
 
-from edshook.judges import DEFAULT_JUDGE_MODEL, JUDGE_LABELS, LABEL_RUBRIC, Example, ModelJudge
-from edshook.models import load_model
+from edshook.judges import JUDGE_LABELS, LABEL_RUBRIC, Example, ModelJudge
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from judge_reader import HERE, measure, read_items
@@ -65,8 +64,7 @@ CANDIDATE = dataclasses.replace(
 def validation(out: Path) -> dict:
     """The candidate on the labelled construction items of judge_validation.json, beside the stored verdicts."""
     items = [i for i in json.loads((HERE.parent / "judge_validation.json").read_text())["items"] if i["expected"]]
-    loaded = load_model(DEFAULT_JUDGE_MODEL, dtype=torch.bfloat16)
-    judge = ModelJudge(loaded, batch_size=8, progress=True, label_rubric=CANDIDATE)
+    judge = ModelJudge.load(dtype=torch.bfloat16, batch_size=8, progress=True, label_rubric=CANDIDATE)
     verdicts = judge.verdicts([i["prompt"] for i in items], [i["answer"] for i in items])
     result = {}
     for half in ("dev", "held_out"):
