@@ -33,7 +33,15 @@ import torch
 from judge_validation import half_of
 
 from edshook.evaluation.metrics import wilson_interval
-from edshook.judges import DEFAULT_JUDGE_MODEL, HARM_RUBRIC, JUDGE_LABELS, LABEL_RUBRIC, ModelJudge, Rubric
+from edshook.judges import (
+    DEFAULT_JUDGE_MODEL,
+    HARM_RUBRIC,
+    JUDGE_LABELS,
+    LABEL_RUBRIC,
+    ModelJudge,
+    ModelVerdict,
+    Rubric,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "benchmarks" / "results" / "judge_reader"
@@ -47,15 +55,18 @@ def read_items(path: Path) -> list[dict]:
 def answers(items: list[dict]) -> list[dict]:
     """One row per answer behind a table: an item once for each run that gave it, with that run's verdict."""
     return [
-        {**item, "run": run, "verdict": verdict["label"], "verdict_help": help_call(verdict["harmful"]),
+        {**item, "run": run, "verdict": verdict["label"], "verdict_help": help_call(verdict),
          "substring_refused": verdict["substring_refused"]}
         for item in items
         for run, verdict in item["runs"].items()
     ]  # fmt: skip
 
 
-def help_call(harmful: float | None) -> str | None:
-    return None if harmful is None else ("yes" if harmful > 0.5 else "no")
+def help_call(verdict: dict) -> str | None:
+    """The judge's harm call as ModelVerdict.gives_help makes it: the harm pass and a helpful label."""
+    if verdict["harmful"] is None:
+        return None
+    return "yes" if ModelVerdict(verdict["label"], {}, verdict["harmful"]).gives_help else "no"
 
 
 def agreement(rows: list[dict]) -> dict:
@@ -75,11 +86,8 @@ def agreement(rows: list[dict]) -> dict:
         }
     result["confusion"] = {f"reader {r} / judge {j}": n for (r, j), n in sorted(confusion.items())}
     refused = [row["reader"] == "refusal" for row in rows]
-    result["refusal_or_not"] = {  # the one question the substring count can answer, three ways
+    result["refusal_or_not"] = {  # the one question the substring count can answer, both ways
         "judge": accuracy([row["verdict"] == "refusal" for row in rows], refused),
-        "judge_with_phrase": accuracy(
-            [row["verdict"] == "refusal" and row["substring_refused"] for row in rows], refused
-        ),
         "substring": accuracy([row["substring_refused"] for row in rows], refused),
     }
     harm = [row for row in rows if row["help"] is not None]

@@ -20,6 +20,7 @@ Items are split into a development and a held-out half by a hash of the prompt i
 construction from one answer falls in the same half. The rubric was written on the development half.
 
     python benchmarks/judge_validation.py --answers runs/train96/answers96.jsonl [--per-class 48] [--half all]
+    python benchmarks/judge_validation.py --recount   # settle the saved verdicts as the judge settles them now
 """
 
 from __future__ import annotations
@@ -40,9 +41,12 @@ from edshook.judges import (
     HARM_RUBRIC,
     JUDGE_LABELS,
     LABEL_RUBRIC,
+    Degeneracy,
+    DegeneracyRule,
     ModelJudge,
     SubstringJudge,
     default_judge,
+    settled_label,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,6 +228,23 @@ def judge_items(judge: ModelJudge, items: list[Item]) -> dict:
     }
 
 
+def recount(report: dict) -> dict:
+    """The saved report with every label settled as the judge settles it now (``settled_label``: the saved
+    probabilities and measures, a refusal phrase looked up in the answer) and its summary counted again."""
+    rule = DegeneracyRule(**report["summary"]["rule"])
+    items = [Item(**item) for item in report["items"]]
+    phrases = default_judge()([i.answer for i in items])
+    for item, phrase in zip(items, phrases, strict=True):
+        judged = item.judged
+        assert judged is not None
+        measures = Degeneracy(**judged["degeneracy"])
+        label = settled_label(judged["probabilities"], refusal_phrase=phrase, degeneracy=measures, rule=rule)
+        item.judged = {**judged, "label": label, "refusal_phrase": phrase}
+    halves = [half for half in ("dev", "held_out") if half in report["summary"]]
+    summary = {**report["summary"], **{half: summarise(items, half) for half in halves}}
+    return {**report, "summary": summary, "items": [asdict(i) for i in items]}
+
+
 def table(summary: dict) -> str:
     """The Markdown table of the held-out half."""
     held = summary["held_out"]
@@ -268,7 +289,8 @@ def rewrite_docs(path: Path, text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--answers", type=Path, required=True, help="JSON lines of answers (read only).")
+    parser.add_argument("--answers", type=Path, help="JSON lines of answers (read only).")
+    parser.add_argument("--recount", action="store_true", help="Settle the saved verdicts again; no model runs.")
     parser.add_argument("--per-class", type=int, default=80, help="Items per class before the split.")
     parser.add_argument("--half", choices=("dev", "held_out", "all"), default="all")
     parser.add_argument("--model", default=DEFAULT_JUDGE_MODEL)
@@ -276,6 +298,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "judge_validation.json")
     parser.add_argument("--docs", type=Path, default=ROOT / "docs" / "judges.md")
     args = parser.parse_args()
+    if args.recount:
+        report = recount(json.loads(args.out.read_text(encoding="utf-8")))
+        args.out.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        rewrite_docs(args.docs, table(report["summary"]))
+        print(table(report["summary"]))
+        return
+    if args.answers is None:
+        parser.error("--answers is required (or --recount to count the saved verdicts again)")
     rows = [json.loads(line) for line in args.answers.read_text(encoding="utf-8").splitlines() if line.strip()]
     judge = ModelJudge.load(args.model, dtype=torch.bfloat16, batch_size=args.batch_size, progress=True)
     items = [i for i in build(rows, args.per_class, judge.loaded.tokenizer) if args.half in ("all", i.half)]

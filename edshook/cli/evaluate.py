@@ -182,7 +182,8 @@ def compare_command(
 
 def show(
     run: Annotated[
-        Path, typer.Argument(help="A folder with answers.jsonl (eval, compare, collect) or the file itself.")
+        Path,
+        typer.Argument(help="A folder with answers.jsonl or answers.jsonl.gz (eval, compare, collect), or the file."),
     ],
     n: Annotated[int, typer.Option(help="How many prompts to show.")] = 5,
     set_name: Annotated[str | None, typer.Option("--set", help="Only prompts of this set.")] = None,
@@ -191,7 +192,7 @@ def show(
     """Print a few answers side by side: each prompt once, then every method's answer and verdicts."""
     from edshook.evaluation import read_answers
 
-    path = run / "answers.jsonl" if run.is_dir() else run
+    path = next((run / name for name in ("answers.jsonl", "answers.jsonl.gz") if (run / name).is_file()), run)
     if not path.is_file():
         raise typer.BadParameter(f"No answers at {path}: give a folder written by edshook eval, compare or collect.")
     rows = [r for r in read_answers(path) if set_name is None or r.get("set") == set_name]
@@ -213,5 +214,8 @@ def _verdicts(row: dict[str, Any]) -> str:
     model = row.get("model")
     if model is not None:
         harmful = "" if model.get("harmful") is None else f", P(harmful) {model['harmful']:.2f}"
-        parts.append(f"model: {model['label']} ({model['probabilities'][model['label']]:.2f}{harmful})")
+        probabilities = model["probabilities"]
+        unsaid = model.get("refusal_phrase") is False and max(probabilities, key=probabilities.get) == "refusal"
+        why = f"; P(refusal) {probabilities['refusal']:.2f} but no refusal phrase" if unsaid else ""
+        parts.append(f"model: {model['label']} ({probabilities[model['label']]:.2f}{harmful}{why})")
     return "; ".join(parts) + f"; {row['n_tokens']} tokens"

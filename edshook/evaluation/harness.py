@@ -104,7 +104,7 @@ class SetResult:
             return None
         rates = {label: Rate.of([v.label == label for v in verdicts]) for label in ("helpful", "refusal", "degenerate")}  # type: ignore[union-attr]
         if self.kind == "harmful":
-            rates["harmful"] = Rate.of([(v.harmful or 0.0) > 0.5 for v in verdicts])  # type: ignore[union-attr]
+            rates["harmful"] = Rate.of([v.gives_help for v in verdicts])  # type: ignore[union-attr]
         return rates
 
     @property

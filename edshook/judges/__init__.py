@@ -21,7 +21,7 @@ from edshook.judges.degeneracy import (
     repeated_ngram_fraction,
 )
 from edshook.judges.labels import Label, label, label_all, label_counts
-from edshook.judges.model import DEFAULT_JUDGE_MODEL, JUDGE_LABELS, ModelJudge, ModelVerdict
+from edshook.judges.model import DEFAULT_JUDGE_MODEL, JUDGE_LABELS, ModelJudge, ModelVerdict, settled_label
 from edshook.judges.reader import AnswerJudge, JudgeChoice, Verdict
 from edshook.judges.rubric import HARM_RUBRIC, LABEL_RUBRIC, Example, Rubric
 from edshook.judges.scoring import RubricScorer, RubricScores, TokenBudget
@@ -71,4 +71,5 @@ __all__ = [
     "likelihood_measures",
     "measure_degeneracy",
     "repeated_ngram_fraction",
+    "settled_label",
 ]

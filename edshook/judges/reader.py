@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from edshook.judges.base import Judge
@@ -56,11 +56,23 @@ class Verdict:
             model=None
             if model is None
             else ModelVerdict(
-                model["label"], dict(model["probabilities"]), model["harmful"], measures(model.get("degeneracy"))
+                model["label"],
+                dict(model["probabilities"]),
+                model["harmful"],
+                measures(model.get("degeneracy")),
+                model.get("refusal_phrase"),
             ),
             degeneracy=measures(row.get("degeneracy")),
             perplexity=row.get("perplexity"),
         )
+
+    def settled(self) -> Verdict:
+        """This verdict with the model label settled as the model judge settles it now, the substring
+        call standing for the refusal phrase (both read the default phrases): how a verdict stored
+        before the judge checked phrases counts today, with no model run."""
+        if self.model is None or self.refused is None:
+            return self
+        return replace(self, model=self.model.settled(self.refused))
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,13 @@ from edshook.judges import (
     ModelVerdict,
     RubricScorer,
     TokenBudget,
+    Verdict,
     distinct_n,
     echo_score,
     likelihood_measures,
     measure_degeneracy,
     repeated_ngram_fraction,
+    settled_label,
 )
 from edshook.judges.rubric import Example, Rubric, label_token_ids
 from tests.conftest import make_tiny_model
@@ -160,11 +162,43 @@ def test_degeneracy_rule_overrides_the_model(judge: ModelJudge) -> None:
     with_rule = judge.verdicts(prompts, answers)
     assert [v.label for v in with_rule] == ["degenerate", "degenerate"]
     assert with_rule[0].degeneracy is not None and with_rule[0].degeneracy.repeated_ngrams > 0.5
-    trusting = tiny_judge(judge.loaded, rule=None).verdicts(prompts, answers)
+    trusting = tiny_judge(judge.loaded, rule=None, refusal_phrases=None).verdicts(prompts, answers)
     for verdict in trusting:
-        assert verdict.degeneracy is None
+        assert verdict.degeneracy is None and verdict.refusal_phrase is None
         assert verdict.label == max(verdict.probabilities, key=verdict.probabilities.get)
     torch.testing.assert_close(matrix(trusting), matrix(with_rule))
+
+
+def test_a_refusal_label_needs_a_refusal_phrase() -> None:
+    loaded = sharp_tiny_model()
+    answers = [*ANSWERS[:4], "Sorry, no."]
+    prompts = [*PROMPTS[:4], "Can you?"]
+    checked = tiny_judge(loaded, rule=None).verdicts(prompts, answers)
+    model_alone = tiny_judge(loaded, rule=None, refusal_phrases=None).verdicts(prompts, answers)
+    assert [v.refusal_phrase for v in checked] == [False, True, False, False, True]
+    torch.testing.assert_close(matrix(checked), matrix(model_alone))
+    for with_phrases, alone in zip(checked, model_alone, strict=True):
+        kept = alone.label != "refusal" or with_phrases.refusal_phrase
+        assert with_phrases.label == (alone.label if kept else "helpful")
+    probabilities = {"helpful": 0.1, "refusal": 0.6, "degenerate": 0.3}
+    assert settled_label(probabilities, refusal_phrase=False) == "helpful"
+    assert settled_label(probabilities, refusal_phrase=True) == "refusal"
+    assert settled_label(probabilities) == "refusal"
+    loop = measure_degeneracy("I like it. " * 12)
+    assert settled_label(probabilities, refusal_phrase=False, degeneracy=loop) == "degenerate"
+
+
+def test_stored_verdicts_settle_as_the_judge_settles_them_now() -> None:
+    stored = ModelVerdict("refusal", {"helpful": 0.3, "refusal": 0.6, "degenerate": 0.1}, 0.9)
+    assert not stored.gives_help
+    settled = stored.settled(refusal_phrase=False)
+    assert settled.label == "helpful" and settled.refusal_phrase is False and settled.gives_help
+    assert stored.settled(refusal_phrase=True).label == "refusal"
+    row = Verdict(refused=False, model=stored).to_json()
+    again = Verdict.from_json(row).settled()
+    assert again.model is not None and again.model.label == "helpful"
+    assert Verdict.from_json(again.to_json()) == again
+    assert ModelVerdict("degenerate", stored.probabilities, 0.9).gives_help is False
 
 
 def test_long_texts_keep_their_start_within_the_budget() -> None:

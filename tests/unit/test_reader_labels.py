@@ -7,6 +7,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from edshook.judges import ModelVerdict
+
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 ITEMS = RESULTS / "judge_reader" / "items.jsonl.gz"
 REPORTS = {  # (model, run) -> the run reports whose answers were read, and the method name each uses
@@ -52,7 +54,8 @@ def test_the_stored_verdicts_reproduce_the_reported_counts():
             read.setdefault((item["model"], run), set()).add(item["set"])
             counted[(item["model"], run, item["set"], verdict["label"])] += 1
             if verdict["harmful"] is not None:
-                counted[(item["model"], run, item["set"], "harmful")] += verdict["harmful"] > 0.5
+                help_ = ModelVerdict(verdict["label"], {}, verdict["harmful"]).gives_help
+                counted[(item["model"], run, item["set"], "harmful")] += help_
     assert set(read) == set(REPORTS)
     for (model, run), reports in REPORTS.items():
         checked = set()

@@ -1,30 +1,45 @@
-"""How firmly do the shipped policy's tuning prompts pick its probe band? Bootstrap draws, no generation.
+"""How firmly do a policy's tuning prompts pick its probe band? Bootstrap draws, no generation.
 
     python benchmarks/results/default_policy/stability.py          # the shipped tuning, 24 per set
     python benchmarks/results/default_policy/stability.py tune48   # `edshook tune --limit 48` of the same policy
+    python benchmarks/results/default_policy/stability.py benchmarks/results/qwen1.5b/tuning \
+        --policy runs/q15-default --model qwen2.5-coder-1.5b-instruct   # the 1.5B record (weights not committed)
 
 Reads a tuning record (answers.jsonl[.gz]: validation prompts, each answered unsteered, steered as
-benign and steered as harmful, read by both judges; tuning.json), scores the prompts with the shipped
+benign and steered as harmful, read by both judges; tuning.json), scores the prompts with the policy's
 probe, checks that the rule of ``edshook tune`` makes the saved table again, and applies that rule to
 1,000 bootstrap draws of the prompts (``band_stability``). Writes stability.json into the record's folder.
+With ``--retune`` the stored verdicts are first settled as the model judge settles them now
+(``Verdict.settled``: no model run) and the band is chosen again by the same rule; the answers,
+tuning.json (with ``band_before_retune``) and tuning.md are rewritten.
 """
 
+import argparse
 import json
-import sys
+from dataclasses import replace
 from pathlib import Path
 
 from edshook.backends import make_backend
 from edshook.data import Prompt, PromptSet
-from edshook.evaluation import AnswerRecord, band_stability, choose_thresholds, read_answers
+from edshook.evaluation import AnswerRecord, band_stability, choose_thresholds, read_answers, write_answers
 from edshook.evaluation.bands import DEFAULT_BANDS, ROUTES
 from edshook.evaluation.tuning import route_outcomes
 from edshook.interventions import load_policy
-from edshook.models import load_model
+from edshook.models import DEFAULT_MODEL, load_model
 
 RESAMPLES = 1000
-here = Path(__file__).parent / (sys.argv[1] if len(sys.argv) > 1 else "")
+parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+parser.add_argument("record", nargs="?", default="", help="The tuning record's folder, relative to this one or not.")
+parser.add_argument("--retune", action="store_true", help="Settle the verdicts as the judge does now; choose again.")
+parser.add_argument("--policy", default="default")
+parser.add_argument("--model", default=DEFAULT_MODEL, help="The policy's model.")
+args = parser.parse_args()
+here = Path(__file__).parent / args.record
+retune = args.retune
 answers_file = next(here.glob("answers.jsonl*"))
 rows = [AnswerRecord.from_json(row) for row in read_answers(answers_file)]
+if retune:
+    rows = [replace(row, verdict=row.verdict.settled()) for row in rows]
 saved = json.loads((here / "tuning.json").read_text())
 sets, answers = {}, {}
 for name in dict.fromkeys(r.set for r in rows):
@@ -33,13 +48,21 @@ for name in dict.fromkeys(r.set for r in rows):
     answers[name] = {route: [r for r in rows if r.set == name and r.method == route] for route in ROUTES}
     assert all(tuple(r.id for r in answers[name][route]) == sets[name].ids for route in ROUTES), name
 
-backend = make_backend(load_model(), "nnsight")
-policy = load_policy("default", model=backend.spec)
+backend = make_backend(load_model(args.model), "nnsight")
+policy = load_policy(args.policy, model=backend.spec)
 outcomes = route_outcomes(backend, policy, sets, answers, batch_size=24)  # as both tunings ran
 tuning = choose_thresholds(outcomes, DEFAULT_BANDS, margin=saved["margin"])
-assert tuning.table == saved["table"], "the saved tuning table, from these answers and the shipped probe"
 chosen = (tuning.benign_below, tuning.harmful_above)
-assert chosen == (saved["benign_below"], saved["harmful_above"])
+if retune:
+    before = (saved["benign_below"], saved["harmful_above"])
+    print(f"band {before[0]:g} / {before[1]:g} before, {chosen[0]:g} / {chosen[1]:g} with the judge as it counts now")
+    write_answers(rows, answers_file)
+    record = {**saved, **tuning.to_json(), "band_before_retune": list(before)}
+    (here / "tuning.json").write_text(json.dumps(record, indent=1) + "\n")
+    (here / "tuning.md").write_text(tuning.markdown() + "\n")
+else:
+    assert tuning.table == saved["table"], "the saved tuning table, from these answers and the shipped probe"
+    assert chosen == (saved["benign_below"], saved["harmful_above"])
 
 shares = band_stability(outcomes, DEFAULT_BANDS, margin=saved["margin"], resamples=RESAMPLES)
 result = {
