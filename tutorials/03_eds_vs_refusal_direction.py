@@ -110,14 +110,16 @@ print("eds_default - base:", ", ".join(changes))
 # %% [markdown]
 # Read it with the intervals of the table: with 40 prompts per set a difference of less than about
 # 20 points can be noise, and every change here is smaller than that. [Benchmarks](../benchmarks.md)
-# has the comparison read by the model judge on more prompts; there, at 100 prompts per set, the
-# one loss is on JailbreakBench-benign, whose prompts are benign twins of harmful requests: the
-# probe scores most of them as harmful and sends them to the energy that steers towards refusing.
-# The model judge counts 9 points lost; read one by one, the answers show 3.
+# has the comparison read by the model judge on more prompts. There, at 100 prompts per set, the
+# shipped policy answers 80% of OR-Bench-Hard against base's 69% and refuses more of every harmful
+# set, but loses 7 points on JailbreakBench-benign, whose prompts are benign twins of harmful
+# requests: the probe scores most of them as harmful and sends them to the energy that steers
+# towards refusing. On two of the four jailbreak sets it gives more harmful help than base.
 
 # %%
-if not FAST:  # a handful of prompts per set cannot carry this claim
+if not FAST:  # a handful of prompts per set cannot carry these claims
     assert mean_rate(by_name["refusal_ablation"], harmful) < mean_rate(by_name["base"], harmful)
+    assert all(abs(eds_rates[name] - base_rates[name]) < 0.2 for name in benign + harmful), changes
 
 # %% [markdown]
 # ## The energy along the refusal direction
