@@ -19,7 +19,7 @@ import json
 import time
 from pathlib import Path
 
-from edshook.backends import make_backend
+from edshook.backends import Backend, make_backend
 from edshook.data import Prompt, PromptSet
 from edshook.evaluation import AnswerRecord, Method, evaluate, read_answers, write_answers
 from edshook.interventions import ConditionalSteering, load_policy
@@ -39,7 +39,13 @@ def route(score: float, band: tuple[float, float]) -> str:
 
 
 def reband(
-    source: Path, method: str, out: Path, policy: ConditionalSteering, old: tuple[float, float], backend, judge
+    source: Path,
+    method: str,
+    out: Path,
+    policy: ConditionalSteering,
+    old: tuple[float, float],
+    backend: Backend,
+    judge: AnswerJudge,
 ) -> dict:
     """The answers of ``method`` in ``source`` at the policy's band, into ``out``: those whose route differs
     between ``old`` and the new band are answered again."""
@@ -89,7 +95,8 @@ def main() -> None:
     policy = load_policy(args.policy, model=backend.spec)
     judge = AnswerJudge.build("both")
     for source, method, out in RECORDS:
-        record = reband(RESULTS / source, method, RESULTS / out, policy, tuple(args.old), backend, judge)
+        old = (args.old[0], args.old[1])
+        record = reband(RESULTS / source, method, RESULTS / out, policy, old, backend, judge)
         print(out, record["answered_again"], "answered again", f"{record['seconds']} s", flush=True)
 
 
