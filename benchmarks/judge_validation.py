@@ -48,6 +48,7 @@ from edshook.judges import (
     default_judge,
     settled_label,
 )
+from edshook.judges.model import REFUSAL_PHRASES
 
 ROOT = Path(__file__).resolve().parents[1]
 HARMLESS_SOURCE = "refusal_harmless_train"
@@ -233,7 +234,7 @@ def recount(report: dict) -> dict:
     probabilities and measures, a refusal phrase looked up in the answer) and its summary counted again."""
     rule = DegeneracyRule(**report["summary"]["rule"])
     items = [Item(**item) for item in report["items"]]
-    phrases = default_judge()([i.answer for i in items])
+    phrases = REFUSAL_PHRASES([i.answer for i in items])
     for item, phrase in zip(items, phrases, strict=True):
         judged = item.judged
         assert judged is not None

@@ -71,14 +71,15 @@ def recount_methods(methods: dict[str, Any], records: Sequence[AnswerRecord], wh
     return counted
 
 
-def recount_evaluation(folder: Path) -> dict[str, tuple[str, str]]:
-    """report.json, report.md and answers.jsonl.gz of one evaluation folder, recounted: path -> (old, new)."""
+def recount_evaluation(folder: Path) -> tuple[dict[str, tuple[str, str]], str, list[AnswerRecord]]:
+    """report.json, report.md and answers.jsonl.gz of one evaluation folder, recounted (path -> (old,
+    new)), the folder's model id and its settled records."""
     answers = folder / "answers.jsonl.gz"
     records = settle(read_answers(answers))
     report = json.loads((folder / "report.json").read_text())
     report["methods"] = recount_methods(report["methods"], records, str(folder))
     methods = report["methods"]
-    return {
+    changes = {
         str(answers): (_text_of(answers), _answers_text(records)),
         str(folder / "report.json"): (_text_of(folder / "report.json"), json.dumps(report, indent=2) + "\n"),
         str(folder / "report.md"): (
@@ -86,6 +87,7 @@ def recount_evaluation(folder: Path) -> dict[str, tuple[str, str]]:
             markdown_table(methods) + "\n\n" + markdown_details(methods) + "\n",
         ),
     }
+    return changes, report["model"].split()[0], records
 
 
 def recount_effectiveness(out: Path, name: str = "effectiveness") -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
@@ -103,8 +105,7 @@ def recount_effectiveness(out: Path, name: str = "effectiveness") -> tuple[dict[
 def reader_items(records: dict[tuple[str, str, str, str], AnswerRecord]) -> tuple[str, str]:
     """The reader file with each run's stored label taken from its settled record, keyed (model, method,
     set, id)."""
-    with gzip.open(READER_ITEMS, "rt", encoding="utf-8") as handle:
-        old = handle.read()
+    old = _text_of(READER_ITEMS)
     items = [json.loads(line) for line in old.splitlines() if line.strip()]
     for item in items:
         for run, stored in item["runs"].items():
@@ -138,9 +139,9 @@ def main() -> None:
     changes: dict[str, tuple[str, str]] = {}
     records: dict[tuple[str, str, str, str], AnswerRecord] = {}
     for folder in EVALUATIONS:
-        changes |= recount_evaluation(RESULTS / folder)
-        model = json.loads((RESULTS / folder / "report.json").read_text())["model"].split()[0]
-        for record in settle(read_answers(RESULTS / folder / "answers.jsonl.gz")):
+        folder_changes, model, settled = recount_evaluation(RESULTS / folder)
+        changes |= folder_changes
+        for record in settled:
             records.setdefault((model, record.method, record.set, record.id), record)
     report, effectiveness = recount_effectiveness(RESULTS)
     changes |= effectiveness
