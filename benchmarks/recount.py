@@ -46,7 +46,12 @@ EVALUATIONS = (
 """Evaluation folders (report.json beside answers.jsonl.gz) behind the headline tables."""
 EFFECTIVENESS_PARTS = ("test", "jailbreaks")
 READER_ITEMS = RESULTS / "judge_reader" / "items.jsonl.gz"
-READER_RUNS = {"base": ("base",), "shipped policy": ("shipped", "eds"), "its policy": ("eds",)}
+READER_RUNS = {
+    "base": ("base",),
+    "previous band": ("shipped", "eds"),
+    "shipped band": ("shipped_0.4_0.4",),
+    "its policy": ("eds",),
+}
 """The reader file's run names and the methods they are called in the evaluation folders."""
 
 

@@ -111,10 +111,10 @@ print("eds_default - base:", ", ".join(changes))
 # Read it with the intervals of the table: with 40 prompts per set a difference of less than about
 # 20 points can be noise, and every change here is smaller than that. [Benchmarks](../benchmarks.md)
 # has the comparison read by the model judge on more prompts. There, at 100 prompts per set, the
-# shipped policy answers 80% of OR-Bench-Hard against base's 69% and refuses more of every harmful
-# set, but loses 7 points on JailbreakBench-benign, whose prompts are benign twins of harmful
+# shipped policy answers 79% of OR-Bench-Hard against base's 68% and refuses more of every harmful
+# set, but loses 6 points on JailbreakBench-benign, whose prompts are benign twins of harmful
 # requests: the probe scores most of them as harmful and sends them to the energy that steers
-# towards refusing. On two of the four jailbreak sets it gives more harmful help than base.
+# towards refusing. On three of the four jailbreak sets it gives more harmful help than base.
 
 # %%
 if not FAST:  # a handful of prompts per set cannot carry these claims

@@ -226,7 +226,7 @@ class DegeneracyRule:
         False
     """
 
-    max_repeated_ngrams: float = 0.5
+    max_repeated_ngrams: float = 0.4
     max_echo: float = 0.9
     min_logprob: float = -4.0
     min_relevance: float = 0.2

@@ -17,10 +17,15 @@ REPORTS = {  # (model, run) -> the run reports whose answers were read, and the 
         ("test100/base_harmful", "base"),
         ("jailbreak50/base", "base"),
     ],
-    ("qwen2.5-coder-0.5b-instruct", "shipped policy"): [
+    ("qwen2.5-coder-0.5b-instruct", "previous band"): [
         ("test100/benign", "shipped"),
         ("test100/shipped_harmful", "shipped"),
         ("jailbreak50/shipped", "eds"),
+    ],
+    ("qwen2.5-coder-0.5b-instruct", "shipped band"): [
+        ("test100/band_0.4_benign", "shipped_0.4_0.4"),
+        ("test100/band_0.4_harmful", "shipped_0.4_0.4"),
+        ("jailbreak50/band_0.4", "shipped_0.4_0.4"),
     ],
     ("qwen2.5-coder-1.5b-instruct", "base"): [("qwen1.5b/eval_base", "base")],
     ("qwen2.5-coder-1.5b-instruct", "its policy"): [("qwen1.5b/eval_policy", "eds")],

@@ -1,7 +1,7 @@
 """How firmly do a policy's tuning prompts pick its probe band? Bootstrap draws, no generation.
 
-    python benchmarks/results/default_policy/stability.py          # the shipped tuning, 24 per set
-    python benchmarks/results/default_policy/stability.py tune48   # `edshook tune --limit 48` of the same policy
+    python benchmarks/results/default_policy/stability.py          # the shipped tuning, 48 per set (tune48/)
+    python benchmarks/results/default_policy/stability.py tune24   # `edshook tune --limit 24` of the same policy
     python benchmarks/results/default_policy/stability.py benchmarks/results/qwen1.5b/tuning \
         --policy runs/q15-default --model qwen2.5-coder-1.5b-instruct   # the 1.5B record (weights not committed)
 
@@ -29,7 +29,9 @@ from edshook.models import DEFAULT_MODEL, load_model
 
 RESAMPLES = 1000
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("record", nargs="?", default="", help="The tuning record's folder, relative to this one or not.")
+parser.add_argument(
+    "record", nargs="?", default="tune48", help="The tuning record's folder, relative to this one or not."
+)
 parser.add_argument("--retune", action="store_true", help="Settle the verdicts as the judge does now; choose again.")
 parser.add_argument("--policy", default="default")
 parser.add_argument("--model", default=DEFAULT_MODEL, help="The policy's model.")

@@ -1,0 +1,58 @@
+"""Does the recipe, run on a fresh collect, route the test prompts as the shipped policy does?
+
+    edshook collect --split train --out runs/qwen-train      # a fresh collect (bfloat16 on this CPU)
+    edshook train runs/qwen-train --out runs/qwen-default
+    python benchmarks/results/default_policy/fresh_collect.py runs/qwen-default
+
+Scores the 700 test prompts behind the headline tables (100 per test set, 50 per jailbreak set) with
+the shipped probe and with the retrained one, and counts the prompts whose route at the shipped band
+differs; writes fresh_collect.json beside this script. No generation.
+"""
+
+import argparse
+import collections
+import json
+from pathlib import Path
+
+from edshook.backends import make_backend
+from edshook.evaluation import read_answers
+from edshook.interventions import load_policy
+from edshook.models import load_model
+
+RESULTS = Path(__file__).resolve().parents[1]
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("retrained", help="a conditional policy trained by the recipe on a fresh collect")
+args = parser.parse_args()
+backend = make_backend(load_model(), "nnsight")
+shipped = load_policy("default", model=backend.spec)
+retrained = load_policy(args.retrained, model=backend.spec)
+prompts = {}
+for folder in ("test100/benign", "test100/base_harmful", "jailbreak50/base"):
+    for row in read_answers(RESULTS / folder / "answers.jsonl.gz"):
+        if row["method"] == "base":
+            prompts[(row["set"], row["id"])] = row["prompt"]
+keys = list(prompts)
+states = backend.collect([prompts[k] for k in keys], list(shipped.probe.layers), batch_size=8, progress=True)
+ours, theirs = shipped.probe.probability(states).tolist(), retrained.probe.probability(states).tolist()
+
+
+def route(score: float, policy) -> str:
+    return "benign" if score <= policy.benign_below else "harmful" if score > policy.harmful_above else "none"
+
+
+differ = [k for k, a, b in zip(keys, ours, theirs, strict=True) if route(a, shipped) != route(b, shipped)]
+result = {
+    "retrained": args.retrained,
+    "band": [shipped.benign_below, shipped.harmful_above],
+    "prompts": len(keys),
+    "same_route": len(keys) - len(differ),
+    "differ_by_set": dict(collections.Counter(name for name, _ in differ)),
+    "layers": {
+        "shipped": {"probe": list(shipped.probe.layers), "benign": list(shipped.benign.layers),
+                    "harmful": list(shipped.harmful.layers)},
+        "retrained": {"probe": list(retrained.probe.layers), "benign": list(retrained.benign.layers),
+                      "harmful": list(retrained.harmful.layers)},
+    },
+}  # fmt: skip
+(Path(__file__).parent / "fresh_collect.json").write_text(json.dumps(result, indent=1) + "\n")
+print(json.dumps(result, indent=1))
