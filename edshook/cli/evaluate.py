@@ -190,9 +190,9 @@ def show(
     width: Annotated[int, typer.Option(help="Wrap answers at this many characters.")] = 100,
 ) -> None:
     """Print a few answers side by side: each prompt once, then every method's answer and verdicts."""
-    from edshook.evaluation import read_answers
+    from edshook.evaluation import answers_path, read_answers
 
-    path = next((run / name for name in ("answers.jsonl", "answers.jsonl.gz") if (run / name).is_file()), run)
+    path = answers_path(run)
     if not path.is_file():
         raise typer.BadParameter(f"No answers at {path}: give a folder written by edshook eval, compare or collect.")
     rows = [r for r in read_answers(path) if set_name is None or r.get("set") == set_name]

@@ -179,16 +179,21 @@ def tune(
     judge: JudgeOption = JudgeName.substring,
     max_new_tokens: int = 96,
     batch_size: int = 32,
+    reuse: Annotated[
+        Path | None,
+        typer.Option(help="An earlier tuning folder of this policy (same judge and tokens): its answers are kept."),
+    ] = None,
     seed: int = 0,
 ) -> None:
     """Choose a conditional policy's probe band on the validation split (never on test prompts).
 
     Scores up to benign_below take the benign energy, scores above harmful_above the harmful one, and
     those between are left unsteered; every band of the candidate thresholds is tried. 200 bootstrap
-    draws of the prompts say how firm the choice is; under half picking it, a warning says so.
+    draws of the prompts say how firm the choice is; under half picking it, a warning says so. With
+    --reuse, prompts an earlier tuning answered are not answered again: tune on more prompts for less.
     """
     from edshook.data import VALIDATION_SOURCES, select_prompts
-    from edshook.evaluation import tune_thresholds
+    from edshook.evaluation import AnswerRecord, answers_path, read_answers, tune_thresholds
     from edshook.interventions import ConditionalSteering
     from edshook.judges import AnswerJudge
 
@@ -196,12 +201,18 @@ def tune(
     runner = open_backend(model, backend, dtype, device, device_map)
     record(policy / "tuning", "tune", locals(), data_ids=[i for s in chosen.values() for i in s.ids], backend=runner)
     conditional = ConditionalSteering.load(policy, model=runner.spec)
+    earlier = []
+    if reuse is not None:
+        if not answers_path(reuse).is_file():
+            raise typer.BadParameter(f"No answers at {reuse}: give a folder edshook tune wrote.", param_hint="--reuse")
+        earlier = [AnswerRecord.from_json(row) for row in read_answers(answers_path(reuse))]
     tuning = tune_thresholds(
         runner,
         conditional,
         chosen,
         AnswerJudge.build(judge.value),
         margin=margin,
+        earlier=earlier,
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
     )

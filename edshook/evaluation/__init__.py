@@ -23,6 +23,7 @@ from edshook.evaluation.metrics import Rate, kl_divergence, perplexity, wilson_i
 from edshook.evaluation.plots import plot_report, plot_tradeoff
 from edshook.evaluation.reports import (
     all_answers,
+    answers_path,
     markdown_details,
     markdown_table,
     read_answers,
@@ -47,6 +48,7 @@ __all__ = [
     "SweepGrids",
     "ThresholdTuning",
     "all_answers",
+    "answers_path",
     "band_stability",
     "baseline_methods",
     "choose_thresholds",

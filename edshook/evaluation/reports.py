@@ -47,6 +47,11 @@ def all_answers(results: Sequence[MethodResult]) -> list[AnswerRecord]:
     return [record for result in results for set_result in result.sets.values() for record in set_result.answers]
 
 
+def answers_path(run: Path) -> Path:
+    """The answers file of a run folder (``answers.jsonl`` or ``answers.jsonl.gz``), or ``run`` itself."""
+    return next((run / name for name in (ANSWERS, ANSWERS + ".gz") if (run / name).is_file()), run)
+
+
 def read_answers(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The rows of an ``answers.jsonl`` (or ``.jsonl.gz``) file."""
     path = Path(path)

@@ -27,7 +27,7 @@ def tune_thresholds(
     *,
     candidates: Sequence[tuple[float, float]] | None = None,
     margin: float = 0.0,
-    base: Mapping[str, Sequence[AnswerRecord]] | None = None,
+    earlier: Sequence[AnswerRecord] = (),
     max_new_tokens: int = 96,
     batch_size: int = 32,
     resamples: int = 200,
@@ -40,30 +40,42 @@ def tune_thresholds(
 
     Each prompt is answered three times (base, steered as benign, steered as harmful) and its probe
     score read once; any candidate's outcome is then a choice among those answers, so the whole
-    grid costs three generations per prompt (two when ``base`` brings the unsteered answers of an
-    earlier tuning, ``tuning.answers[set]["base"]``). Use validation prompts, never test prompts.
+    grid costs three generations per prompt. ``earlier`` brings the answers of an earlier tuning of the
+    same policy with the same judge and token budget (its ``answers.jsonl``): a prompt of a set it
+    answered along a route is not answered again, so a tuning can be extended to more prompts. Use
+    validation prompts, never test prompts.
     ``resamples`` bootstrap draws of those prompts say how stable the choice is (``stability``; 0 skips).
     """
     kinds = {name: set_kind(prompts) for name, prompts in sets.items()}
     if set(kinds.values()) != {"benign", "harmful"}:
         raise DataError(f"Threshold tuning needs benign and harmful sets; got only {sorted(set(kinds.values()))} sets.")
     routes: dict[str, EnergySteering | None] = {"base": None, "benign": policy.benign, "harmful": policy.harmful}
+    known = {(record.set, record.id, record.method): record for record in earlier}
     answers: dict[str, dict[str, list[AnswerRecord]]] = {}
     with tqdm(total=len(sets) * len(routes), desc="tune thresholds", unit="run", disable=not progress) as bar:
         for name, prompts in sets.items():
-            answers[name] = {"base": list(base[name]) if base is not None else []}
+            answers[name] = {}
             for route, steering in routes.items():
-                if route == "base" and answers[name]["base"]:
-                    bar.update()  # brought by the caller
-                    continue
                 if route == "harmful" and steering is None:
                     answers[name][route] = answers[name]["base"]  # no harmful part: those prompts stay unsteered
-                else:
+                    bar.update()
+                    continue
+                reused = {p.id: known[name, p.id, route] for p in prompts if (name, p.id, route) in known}
+                for prompt in prompts:
+                    if prompt.id in reused and reused[prompt.id].prompt != prompt.text:
+                        raise DataError(
+                            f"The earlier answer to {prompt.id} in {name!r} is to another prompt text. "
+                            "Fix: pass the answers of a tuning on the same validation data."
+                        )
+                missing = PromptSet(name, tuple(p for p in prompts if p.id not in reused))
+                fresh: dict[str, AnswerRecord] = {}
+                if len(missing):
                     method = Method(route, () if steering is None else (steering,))
                     result = evaluate(
-                        backend, method, {name: prompts}, judge, max_new_tokens=max_new_tokens, batch_size=batch_size
+                        backend, method, {name: missing}, judge, max_new_tokens=max_new_tokens, batch_size=batch_size
                     )
-                    answers[name][route] = list(result.sets[name].answers)
+                    fresh = {record.id: record for record in result.sets[name].answers}
+                answers[name][route] = [reused.get(p.id) or fresh[p.id] for p in prompts]
                 bar.update()
     outcomes = route_outcomes(backend, policy, sets, answers, batch_size=batch_size)
     bands = candidates or DEFAULT_BANDS

@@ -213,3 +213,15 @@ def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path
     assert f"harmful_above {tuning['harmful_above']:g}" in output
     assert 0.0 <= tuning["stability"] <= 1.0 and tuning["resamples"] == 200
     assert tuned.metadata["tuning"]["stability"] == tuning["stability"] and "bootstrap draws" in output
+
+    earlier = tmp_path / "policy" / "tuning" / "answers.jsonl"
+    rows = [json.loads(line) for line in earlier.read_text().splitlines()]
+    rows[0]["answer"] = "kept from the earlier tuning"
+    (tmp_path / "earlier").mkdir()
+    (tmp_path / "earlier" / "answers.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    tune = ["tune", str(tmp_path / "policy"), "--model", str(tiny_folder), "--data-dir", str(FIXTURES)]
+    run(*tune, "--dtype", "float32", "--max-new-tokens", "2", "--reuse", str(tmp_path / "earlier"))
+    again = [json.loads(line) for line in earlier.read_text().splitlines()]
+    assert again[0]["answer"] == "kept from the earlier tuning" and len(again) == len(rows)
+    missing = CliRunner().invoke(app, [*tune, "--reuse", str(tmp_path / "nowhere")])
+    assert missing.exit_code != 0 and "--reuse" in missing.output
