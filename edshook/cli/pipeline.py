@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -30,6 +30,9 @@ from edshook.cli.options import (
 )
 from edshook.models import DEFAULT_MODEL
 from edshook.training.trainer import TRAINED_POSITIONS, TRAINED_SCHEDULE
+
+if TYPE_CHECKING:
+    from edshook.evaluation import AnswerRecord
 
 __all__ = ["collect", "train", "tune"]
 
@@ -193,19 +196,15 @@ def tune(
     --reuse, prompts an earlier tuning answered are not answered again: tune on more prompts for less.
     """
     from edshook.data import VALIDATION_SOURCES, select_prompts
-    from edshook.evaluation import AnswerRecord, answers_path, read_answers, tune_thresholds
+    from edshook.evaluation import tune_thresholds
     from edshook.interventions import ConditionalSteering
     from edshook.judges import AnswerJudge
 
+    earlier = [] if reuse is None else _earlier_answers(reuse, judge=judge.value, max_new_tokens=max_new_tokens)
     chosen = select_prompts(split="val", sets=VALIDATION_SOURCES, limit=limit, seed=seed, data_dir=data_dir)
     runner = open_backend(model, backend, dtype, device, device_map)
     record(policy / "tuning", "tune", locals(), data_ids=[i for s in chosen.values() for i in s.ids], backend=runner)
     conditional = ConditionalSteering.load(policy, model=runner.spec)
-    earlier = []
-    if reuse is not None:
-        if not answers_path(reuse).is_file():
-            raise typer.BadParameter(f"No answers at {reuse}: give a folder edshook tune wrote.", param_hint="--reuse")
-        earlier = [AnswerRecord.from_json(row) for row in read_answers(answers_path(reuse))]
     tuning = tune_thresholds(
         runner,
         conditional,
@@ -232,6 +231,27 @@ def tune(
             "Fix: tune on more validation prompts (raise or drop --limit) before trusting it.",
             err=True,
         )
+
+
+def _earlier_answers(folder: Path, *, judge: str, max_new_tokens: int) -> list[AnswerRecord]:
+    """The answers of the tuning record ``folder``, after checking it was judged and cut as this run will be."""
+    import json
+
+    from edshook.evaluation import AnswerRecord, answers_path, read_answers
+    from edshook.records import RECORD
+
+    path = answers_path(folder)
+    if not path.is_file():
+        raise typer.BadParameter(f"No answers at {folder}: give a folder edshook tune wrote.", param_hint="--reuse")
+    settings = json.loads((folder / RECORD).read_text())["settings"] if (folder / RECORD).is_file() else {}
+    for key, value in (("judge", judge), ("max_new_tokens", max_new_tokens)):
+        if key in settings and settings[key] != value:
+            raise typer.BadParameter(
+                f"{folder} was tuned with {key} {settings[key]}, this run uses {value}: its answers would not count "
+                f"alike. Fix: pass --{key.replace('_', '-')} {settings[key]}, or tune without --reuse.",
+                param_hint="--reuse",
+            )
+    return [AnswerRecord.from_json(row) for row in read_answers(path)]
 
 
 def _print_layers(reports: Mapping[Any, Mapping[str, Any]]) -> None:

@@ -225,3 +225,6 @@ def test_train_conditional_then_tune_on_validation_prompts(tiny_folder, tmp_path
     assert again[0]["answer"] == "kept from the earlier tuning" and len(again) == len(rows)
     missing = CliRunner().invoke(app, [*tune, "--reuse", str(tmp_path / "nowhere")])
     assert missing.exit_code != 0 and "--reuse" in missing.output
+    (tmp_path / "earlier" / "run_record.json").write_text(json.dumps({"settings": {"judge": "both"}}))
+    mismatch = CliRunner().invoke(app, [*tune, "--reuse", str(tmp_path / "earlier")])
+    assert mismatch.exit_code != 0 and "tuned with judge both" in mismatch.output
