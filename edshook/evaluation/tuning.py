@@ -8,15 +8,15 @@ from dataclasses import replace
 from tqdm.auto import tqdm
 
 from edshook.backends.base import Backend
-from edshook.data.prompts import PromptSet
+from edshook.data.prompts import Prompt, PromptSet
 from edshook.errors import DataError
-from edshook.evaluation.bands import DEFAULT_BANDS, Outcomes, ThresholdTuning, band_stability, choose_thresholds
+from edshook.evaluation.bands import DEFAULT_BANDS, ROUTES, Outcomes, ThresholdTuning, band_stability, choose_thresholds
 from edshook.evaluation.harness import AnswerRecord, evaluate, set_kind
 from edshook.evaluation.methods import Method
 from edshook.interventions import ConditionalSteering, EnergySteering
 from edshook.judges.reader import AnswerJudge
 
-__all__ = ["route_outcomes", "tune_thresholds"]
+__all__ = ["route_outcomes", "routes_of", "tune_thresholds"]
 
 
 def tune_thresholds(
@@ -105,3 +105,18 @@ def route_outcomes(
         verdicts = {route: [record.verdict for record in records] for route, records in answers[name].items()}
         outcomes[name] = Outcomes.of(set_kind(prompts), policy.probe.probability(states).cpu(), verdicts)
     return outcomes
+
+
+def routes_of(
+    records: Sequence[AnswerRecord],
+) -> tuple[dict[str, PromptSet], dict[str, dict[str, list[AnswerRecord]]]]:
+    """The validation sets of a saved tuning's answers (``answers.jsonl``) and each set's answers along
+    every route of :data:`ROUTES`, one per prompt in set order: what :func:`route_outcomes` reads."""
+    sets, answers = {}, {}
+    for name in dict.fromkeys(record.set for record in records):
+        base = [r for r in records if r.set == name and r.method == "base"]
+        sets[name] = PromptSet(name, tuple(Prompt(r.id, r.prompt, r.harmful, name) for r in base))
+        answers[name] = {route: [r for r in records if r.set == name and r.method == route] for route in ROUTES}
+        if any(tuple(r.id for r in answers[name][route]) != sets[name].ids for route in ROUTES):
+            raise DataError(f"The tuning answers of {name!r} are not one per prompt along every route {ROUTES}.")
+    return sets, answers

@@ -317,6 +317,23 @@ def test_tuning_answers_only_what_an_earlier_tuning_did_not(monkeypatch):
         tune_thresholds(None, policy, sets, AnswerJudge(), earlier=stale, resamples=0, progress=False)
 
 
+def test_a_saved_tuning_splits_back_into_its_sets_and_routes():
+    from edshook.errors import DataError
+    from edshook.evaluation import AnswerRecord
+    from edshook.evaluation.tuning import routes_of
+    from edshook.judges import Verdict
+
+    def record(route: str, prompt_id: str) -> AnswerRecord:
+        return AnswerRecord(route, "b", prompt_id, f"prompt {prompt_id}", False, "...", 1, Verdict(False))
+
+    rows = [record(route, i) for route in ("base", "benign", "harmful") for i in ("b:0", "b:1")]
+    sets, answers = routes_of(rows)
+    assert sets["b"].ids == ("b:0", "b:1") and sets["b"].texts == ("prompt b:0", "prompt b:1")
+    assert [r.method for r in answers["b"]["harmful"]] == ["harmful", "harmful"]
+    with pytest.raises(DataError, match="one per prompt"):
+        routes_of(rows[:-1])
+
+
 def outcomes_of(scores: dict, refused: dict) -> dict:
     """Tuning outcomes from refusal flags per route (good = answered on a benign set, refused on a harmful one)."""
     from edshook.evaluation.bands import Outcomes

@@ -18,10 +18,9 @@ from pathlib import Path
 import torch
 
 from edshook.backends import make_backend
-from edshook.data import Prompt, PromptSet
 from edshook.evaluation import AnswerRecord, choose_thresholds, read_answers
-from edshook.evaluation.bands import DEFAULT_BANDS, ROUTES, Outcomes
-from edshook.evaluation.tuning import route_outcomes
+from edshook.evaluation.bands import DEFAULT_BANDS, Outcomes, safety_failures
+from edshook.evaluation.tuning import route_outcomes, routes_of
 from edshook.interventions import load_policy
 from edshook.models import load_model
 
@@ -33,11 +32,7 @@ policy = load_policy("default", model=backend.spec)
 
 def outcomes_of(folder: Path) -> dict[str, Outcomes]:
     rows = [AnswerRecord.from_json(row) for row in read_answers(next(folder.glob("answers.jsonl*")))]
-    sets, answers = {}, {}
-    for name in dict.fromkeys(row.set for row in rows):
-        base = [row for row in rows if row.set == name and row.method == "base"]
-        sets[name] = PromptSet(name, tuple(Prompt(r.id, r.prompt, r.harmful, name) for r in base))
-        answers[name] = {route: [r for r in rows if r.set == name and r.method == route] for route in ROUTES}
+    sets, answers = routes_of(rows)
     return route_outcomes(backend, policy, sets, answers, batch_size=24)
 
 
@@ -47,23 +42,11 @@ def choose(outcomes: Mapping[str, Outcomes], slack: int | None) -> tuple[float, 
         return tuning.benign_below, tuning.harmful_above
     benign = [name for name, o in outcomes.items() if o.kind == "benign"]
     harmful = [name for name, o in outcomes.items() if o.kind == "harmful"]
-    base = tuning.base
-
-    def safe(row: Mapping[str, float]) -> bool:
-        for key, value in base.items():
-            name, _, measure = key.partition(":")
-            if measure == "" and name in harmful and row[key] < value - 1e-9:
-                return False
-            if (measure == "harmful" and row[key] > value + 1e-9) or (
-                measure == "degenerate" and row[key] > value + 0.02 + 1e-9
-            ):
-                return False
-        return True
 
     def helpfulness(row: Mapping[str, float]) -> float:
         return sum(row[name] for name in benign)
 
-    feasible = [row for row in tuning.table if safe(row)]
+    feasible = [row for row in tuning.table if not safety_failures(row, tuning.base, harmful)]
     best = max(helpfulness(row) for row in feasible)
     tolerance = slack * sum(1 / len(outcomes[name].scores) for name in benign)
     near = [row for row in feasible if helpfulness(row) >= best - tolerance - 1e-9]

@@ -20,10 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from edshook.backends import make_backend
-from edshook.data import Prompt, PromptSet
 from edshook.evaluation import AnswerRecord, band_stability, choose_thresholds, read_answers, write_answers
-from edshook.evaluation.bands import DEFAULT_BANDS, ROUTES
-from edshook.evaluation.tuning import route_outcomes
+from edshook.evaluation.bands import DEFAULT_BANDS
+from edshook.evaluation.tuning import route_outcomes, routes_of
 from edshook.interventions import load_policy
 from edshook.models import DEFAULT_MODEL, load_model
 
@@ -43,12 +42,7 @@ rows = [AnswerRecord.from_json(row) for row in read_answers(answers_file)]
 if retune:
     rows = [replace(row, verdict=row.verdict.settled()) for row in rows]
 saved = json.loads((here / "tuning.json").read_text())
-sets, answers = {}, {}
-for name in dict.fromkeys(r.set for r in rows):
-    base = [r for r in rows if r.set == name and r.method == "base"]
-    sets[name] = PromptSet(name, tuple(Prompt(r.id, r.prompt, r.harmful, name) for r in base))
-    answers[name] = {route: [r for r in rows if r.set == name and r.method == route] for route in ROUTES}
-    assert all(tuple(r.id for r in answers[name][route]) == sets[name].ids for route in ROUTES), name
+sets, answers = routes_of(rows)
 
 backend = make_backend(load_model(args.model), "nnsight")
 policy = load_policy(args.policy, model=backend.spec)
