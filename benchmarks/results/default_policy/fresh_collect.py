@@ -14,9 +14,11 @@ import collections
 import json
 from pathlib import Path
 
+from torch import Tensor
+
 from edshook.backends import make_backend
 from edshook.evaluation import read_answers
-from edshook.interventions import load_policy
+from edshook.interventions import ConditionalSteering, load_policy
 from edshook.models import load_model
 
 RESULTS = Path(__file__).resolve().parents[1]
@@ -32,15 +34,20 @@ for folder in ("test100/benign", "test100/base_harmful", "jailbreak50/base"):
         if row["method"] == "base":
             prompts[(row["set"], row["id"])] = row["prompt"]
 keys = list(prompts)
-states = backend.collect([prompts[k] for k in keys], list(shipped.probe.layers), batch_size=8, progress=True)
-ours, theirs = shipped.probe.probability(states).tolist(), retrained.probe.probability(states).tolist()
 
 
-def route(score: float, policy) -> str:
-    return "benign" if score <= policy.benign_below else "harmful" if score > policy.harmful_above else "none"
+layers = sorted(set(shipped.probe.layers) | set(retrained.probe.layers))
+states = backend.collect([prompts[k] for k in keys], layers, batch_size=8, progress=True)
 
 
-differ = [k for k, a, b in zip(keys, ours, theirs, strict=True) if route(a, shipped) != route(b, shipped)]
+def scores(policy: ConditionalSteering) -> Tensor:
+    """The probability of each prompt under ``policy``'s probe, read at that probe's own layers."""
+    return policy.probe.probability(states[:, [layers.index(layer) for layer in policy.probe.layers]])
+
+
+ours, theirs = shipped.route(scores(shipped)), shipped.route(scores(retrained))  # both at the shipped band
+moved = (ours.benign != theirs.benign) | (ours.harmful != theirs.harmful)
+differ = [k for k, m in zip(keys, moved.tolist(), strict=True) if m]
 result = {
     "retrained": args.retrained,
     "band": [shipped.benign_below, shipped.harmful_above],
