@@ -42,6 +42,8 @@ EVALUATIONS = (
     "jailbreak50/band_0.4",
     "qwen1.5b/eval_base",
     "qwen1.5b/eval_policy",
+    "qwen1.5b/test100_base",
+    "qwen1.5b/test100_policy",
 )
 """Evaluation folders (report.json beside answers.jsonl.gz) behind the headline tables."""
 EFFECTIVENESS_PARTS = ("test", "jailbreaks")
