@@ -85,12 +85,11 @@ for key in pool:
     sets.setdefault(key[0], []).append(key)
 
 
-def outcomes_of(names: list[str]) -> dict[str, Outcomes]:
+def outcomes() -> dict[str, Outcomes]:
     """Each set's outcomes; a route a prompt has no answer for reads as its base answer, and bands that
     would need one are left out of the candidates."""
     out = {}
-    for name in names:
-        keys = sets[name]
+    for name, keys in sets.items():
         kind = "harmful" if pool[keys[0]]["base"].harmful else "benign"
         verdicts = {r: [pool[k].get(r, pool[k]["base"]).verdict for k in keys] for r in ("base", "benign", "harmful")}
         out[name] = Outcomes.of(kind, torch.tensor([scores[k] for k in keys]), verdicts)
@@ -104,7 +103,7 @@ def composable(band: tuple[float, float]) -> bool:
 bands = [band for band in DEFAULT_BANDS if composable(band)]
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)  # no band is safe on the jailbreak sets; only the table is read
-    tuning = choose_thresholds(outcomes_of(list(sets)), bands)
+    tuning = choose_thresholds(outcomes(), bands)
 base, table = tuning.base, tuning.table
 n = tuning.n
 benign = ["or_bench_hard_test", "jbb_benign"]
